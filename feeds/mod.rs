@@ -1,0 +1,224 @@
+//! Historical feeds: load bars from disk into a validated [`MarketData`].
+//!
+//! Two layouts, both read through polars:
+//! - a directory of per-symbol CSV files, `SYMBOL.csv` with `date,open,high,low,close,volume`
+//!   (the layout of `shared/bench/gen_data.py` and of `kairos data synth`);
+//! - one long table, CSV or Parquet, with `symbol,date,open,high,low,close,volume`.
+//!
+//! The time column may be named `date`, `timestamp` or `datetime`. A plain date
+//! (`YYYY-MM-DD`) is a daily bar stamped at the session close in the exchange time zone;
+//! anything else is an intraday timestamp (RFC 3339, or `YYYY-MM-DD HH:MM[:SS[.f]]` in the
+//! exchange time zone), taken as the bar's close.
+//!
+//! Every row is validated (see [`validate`]); a bad row is an error naming file, row and field,
+//! or, under [`BadRowPolicy::Skip`], dropped and counted in the [`LoadReport`]. File-level faults
+//! (missing file, missing column, empty file) are always errors. No input panics.
+
+mod tables;
+pub mod validate;
+
+use crate::data::{LoadReport, MarketData, Series};
+use crate::types::{Decimal, Instrument, InstrumentId, UnixNanos};
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+pub use validate::{BadRowPolicy, FeedError};
+use validate::{SymbolRows, ValidatedRow};
+
+/// How to read and validate historical data.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Exchange time zone of the instruments.
+    pub time_zone: Tz,
+    /// Session close: the time at which a daily bar is stamped.
+    pub session_close: NaiveTime,
+    pub policy: BadRowPolicy,
+    /// Symbol loaded as a reference series, never traded.
+    pub benchmark: Option<String>,
+    pub lot_size: Decimal,
+    pub tick_size: Decimal,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            time_zone: chrono_tz::America::New_York,
+            session_close: NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default(),
+            policy: BadRowPolicy::Fail,
+            benchmark: Some("SPY".into()),
+            lot_size: Decimal::ONE,
+            tick_size: Decimal::new(1, 2),
+        }
+    }
+}
+
+/// Which layout a path holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    CsvDirectory,
+    LongCsv,
+    LongParquet,
+}
+
+/// Detects the layout: a directory, or a file by its extension.
+///
+/// # Errors
+/// A path that does not exist or has an unknown extension.
+pub fn detect_layout(path: &Path) -> Result<Layout, FeedError> {
+    if path.is_dir() {
+        return Ok(Layout::CsvDirectory);
+    }
+    if !path.exists() {
+        return Err(FeedError::Io {
+            file: path.to_path_buf(),
+            message: "no such file or directory".into(),
+        });
+    }
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+    {
+        Some(e) if e == "csv" => Ok(Layout::LongCsv),
+        Some(e) if e == "parquet" || e == "pq" => Ok(Layout::LongParquet),
+        _ => Err(FeedError::Io {
+            file: path.to_path_buf(),
+            message: "expected a directory of SYMBOL.csv files, a .csv or a .parquet file".into(),
+        }),
+    }
+}
+
+/// Loads and validates a market from `path`.
+///
+/// # Errors
+/// [`FeedError`] naming the file (and row and field for a bad row under the `fail` policy).
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
+    let mut report = LoadReport::default();
+    let mut symbols: BTreeMap<String, SymbolRows> = BTreeMap::new();
+    let mut ctx = validate::Context::new(opts);
+    match detect_layout(path)? {
+        Layout::CsvDirectory => {
+            let files = csv_files(path)?;
+            if files.is_empty() {
+                return Err(FeedError::NoData {
+                    path: path.to_path_buf(),
+                    reason: "the directory holds no .csv file".into(),
+                });
+            }
+            for (symbol, file) in files {
+                let rows = tables::read_symbol_csv(&file, &symbol, &mut ctx, &mut report)?;
+                symbols.insert(symbol, rows);
+                report.files += 1;
+            }
+        }
+        Layout::LongCsv => {
+            tables::read_long(path, false, &mut ctx, &mut report, &mut symbols)?;
+            report.files = 1;
+        }
+        Layout::LongParquet => {
+            tables::read_long(path, true, &mut ctx, &mut report, &mut symbols)?;
+            report.files = 1;
+        }
+    }
+    symbols.retain(|_, rows| !rows.rows.is_empty());
+    if symbols.is_empty() {
+        return Err(FeedError::NoData {
+            path: path.to_path_buf(),
+            reason: "no valid bar".into(),
+        });
+    }
+    Ok(assemble(symbols, ctx.all_dates, opts, report))
+}
+
+/// `(symbol, path)` of every `.csv` file in `dir`, sorted by symbol.
+fn csv_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, FeedError> {
+    let io = |e: std::io::Error| FeedError::Io {
+        file: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        let is_csv = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.eq_ignore_ascii_case("csv"));
+        if p.is_file() && is_csv == Some(true) {
+            if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                out.push((stem.to_string(), p.clone()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Largest decimal scale kept for prices and volumes; finer digits are rounded (banker's).
+const MAX_SCALE: u32 = 10;
+
+fn common_scale<'a>(values: impl Iterator<Item = &'a Decimal>) -> u32 {
+    values.map(|d| d.scale()).max().unwrap_or(0).min(MAX_SCALE)
+}
+
+fn mantissa(d: Decimal, scale: u32) -> i64 {
+    let mut d = d.round_dp(scale);
+    d.rescale(scale);
+    i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
+}
+
+/// Builds the column store: instruments in symbol order, one common calendar.
+fn assemble(
+    symbols: BTreeMap<String, SymbolRows>,
+    all_dates: bool,
+    opts: &LoadOptions,
+    mut report: LoadReport,
+) -> MarketData {
+    let mut timestamps: Vec<UnixNanos> = symbols.values().flat_map(|s| s.rows.iter().map(|r| r.ts)).collect();
+    timestamps.sort_unstable();
+    timestamps.dedup();
+    let mut instruments = Vec::with_capacity(symbols.len());
+    let mut series = Vec::with_capacity(symbols.len());
+    for (i, (symbol, rows)) in symbols.into_iter().enumerate() {
+        let rows: Vec<ValidatedRow> = rows.rows;
+        let price_scale = common_scale(rows.iter().flat_map(|r| [&r.open, &r.high, &r.low, &r.close]));
+        let volume_scale = common_scale(rows.iter().map(|r| &r.volume));
+        let mut s = Series {
+            price_scale,
+            volume_scale,
+            ..Series::default()
+        };
+        for r in &rows {
+            // Every row's timestamp is in the calendar by construction.
+            let step = timestamps.binary_search(&r.ts).unwrap_or_default();
+            s.step.push(step as u32);
+            s.open.push(mantissa(r.open, price_scale));
+            s.high.push(mantissa(r.high, price_scale));
+            s.low.push(mantissa(r.low, price_scale));
+            s.close.push(mantissa(r.close, price_scale));
+            s.volume.push(mantissa(r.volume, volume_scale));
+        }
+        if let (Some(first), Some(last)) = (s.step.first(), s.step.last()) {
+            report.missing_bars += (last - first + 1) as usize - s.len();
+        }
+        instruments.push(Instrument {
+            id: InstrumentId(i as u32),
+            tradable: opts.benchmark.as_deref() != Some(symbol.as_str()),
+            symbol,
+            time_zone: opts.time_zone,
+            lot_size: opts.lot_size,
+            tick_size: opts.tick_size,
+        });
+        series.push(s);
+    }
+    report.rows_kept = series.iter().map(Series::len).sum();
+    MarketData {
+        instruments,
+        series,
+        timestamps,
+        daily: all_dates,
+        report,
+    }
+}

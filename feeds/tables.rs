@@ -1,0 +1,195 @@
+//! Reading tables through polars. Every column is read as text (CSV) or cast to text
+//! (Parquet), so that validation sees exactly what the file holds and can name row and field.
+
+use super::validate::{Context, FeedError, RawRow, SymbolRows};
+use crate::data::LoadReport;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const TIME_NAMES: [&str; 3] = ["date", "timestamp", "datetime"];
+
+fn table_err(file: &Path, e: impl std::fmt::Display) -> FeedError {
+    FeedError::Table {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads a CSV file with every column as text (no inference, nothing coerced).
+fn read_csv_text(file: &Path) -> Result<DataFrame, FeedError> {
+    let meta = std::fs::metadata(file).map_err(|e| FeedError::Io {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if meta.len() == 0 {
+        return Err(FeedError::EmptyFile {
+            file: file.to_path_buf(),
+        });
+    }
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(file.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| table_err(file, e))
+}
+
+fn read_parquet_text(file: &Path) -> Result<DataFrame, FeedError> {
+    let f = std::fs::File::open(file).map_err(|e| FeedError::Io {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let df = ParquetReader::new(f).finish().map_err(|e| table_err(file, e))?;
+    let mut cols = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let c = match c.dtype() {
+            DataType::String => c.clone(),
+            // Floats are turned into their shortest round-trip text, so 17.87 stays 17.87.
+            DataType::Float64 | DataType::Float32 => float_to_text(c).map_err(|e| table_err(file, e))?,
+            _ => c.cast(&DataType::String).map_err(|e| table_err(file, e))?,
+        };
+        cols.push(c);
+    }
+    DataFrame::new(df.height(), cols).map_err(|e| table_err(file, e))
+}
+
+fn float_to_text(c: &Column) -> PolarsResult<Column> {
+    let f = c.cast(&DataType::Float64)?;
+    let ca = f.f64()?;
+    let out: StringChunked = (0..ca.len())
+        .map(|i| ca.get(i))
+        .map(|v| v.map(|x| if x.is_nan() { "NaN".to_string() } else { format!("{x}") }))
+        .collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+/// The text columns a loader needs, found by (case-insensitive) name.
+struct Columns<'a> {
+    symbol: Option<&'a StringChunked>,
+    time: &'a StringChunked,
+    open: &'a StringChunked,
+    high: &'a StringChunked,
+    low: &'a StringChunked,
+    close: &'a StringChunked,
+    volume: &'a StringChunked,
+}
+
+fn find<'a>(df: &'a DataFrame, file: &Path, names: &[&str]) -> Result<&'a StringChunked, FeedError> {
+    let col = df
+        .columns()
+        .iter()
+        .find(|c| names.iter().any(|n| c.name().as_str().trim().eq_ignore_ascii_case(n)))
+        .ok_or_else(|| FeedError::MissingColumn {
+            file: file.to_path_buf(),
+            column: names[0].to_string(),
+        })?;
+    col.str().map_err(|e| table_err(file, e))
+}
+
+impl<'a> Columns<'a> {
+    fn of(df: &'a DataFrame, file: &Path, with_symbol: bool) -> Result<Self, FeedError> {
+        let symbol = if with_symbol {
+            Some(find(df, file, &["symbol", "ticker"])?)
+        } else {
+            None
+        };
+        let cols = Self {
+            symbol,
+            time: find(df, file, &TIME_NAMES)?,
+            open: find(df, file, &["open"])?,
+            high: find(df, file, &["high"])?,
+            low: find(df, file, &["low"])?,
+            close: find(df, file, &["close"])?,
+            volume: find(df, file, &["volume"])?,
+        };
+        if df.height() == 0 {
+            return Err(FeedError::EmptyFile {
+                file: file.to_path_buf(),
+            });
+        }
+        Ok(cols)
+    }
+
+    fn raw(&self, i: usize) -> RawRow<'a> {
+        RawRow {
+            time: self.time.get(i),
+            open: self.open.get(i),
+            high: self.high.get(i),
+            low: self.low.get(i),
+            close: self.close.get(i),
+            volume: self.volume.get(i),
+        }
+    }
+}
+
+/// How a data row is named in messages: CSV line numbers count the header as line 1.
+fn row_label(parquet: bool, i: usize) -> String {
+    if parquet {
+        format!("row {}", i + 1)
+    } else {
+        format!("line {}", i + 2)
+    }
+}
+
+/// Reads `SYMBOL.csv` of the per-symbol layout.
+pub fn read_symbol_csv(
+    file: &Path,
+    _symbol: &str,
+    ctx: &mut Context<'_>,
+    report: &mut LoadReport,
+) -> Result<SymbolRows, FeedError> {
+    let df = read_csv_text(file)?;
+    let cols = Columns::of(&df, file, false)?;
+    let mut rows = SymbolRows::default();
+    rows.rows.reserve(df.height());
+    for i in 0..df.height() {
+        rows.push(ctx, &cols.raw(i), file, || row_label(false, i), report)?;
+    }
+    Ok(rows)
+}
+
+/// Reads a long table (`symbol,date,open,high,low,close,volume`) into per-symbol rows.
+pub fn read_long(
+    file: &Path,
+    parquet: bool,
+    ctx: &mut Context<'_>,
+    report: &mut LoadReport,
+    out: &mut BTreeMap<String, SymbolRows>,
+) -> Result<(), FeedError> {
+    let df = if parquet {
+        read_parquet_text(file)?
+    } else {
+        read_csv_text(file)?
+    };
+    let cols = Columns::of(&df, file, true)?;
+    let symbols = cols.symbol.ok_or_else(|| FeedError::MissingColumn {
+        file: file.to_path_buf(),
+        column: "symbol".into(),
+    })?;
+    for i in 0..df.height() {
+        let Some(symbol) = symbols.get(i).map(str::trim).filter(|s| !s.is_empty()) else {
+            // A row without a symbol cannot be placed: it goes through the same policy.
+            report.rows_read += 1;
+            let err = FeedError::BadRow {
+                file: file.to_path_buf(),
+                row: row_label(parquet, i),
+                field: "symbol",
+                reason: "empty".into(),
+            };
+            match ctx.opts.policy {
+                super::BadRowPolicy::Fail => return Err(err),
+                super::BadRowPolicy::Skip => {
+                    *report.rows_skipped.entry("empty field".into()).or_default() += 1;
+                    continue;
+                }
+            }
+        };
+        let rows = match out.get_mut(symbol) {
+            Some(r) => r,
+            None => out.entry(symbol.to_string()).or_default(),
+        };
+        rows.push(ctx, &cols.raw(i), file, || row_label(parquet, i), report)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! Row validation and the bad-row policy.
+//!
+//! Checked per row, in this order: the time field parses; each of open, high, low, close,
+//! volume is present, not NaN and parses as a decimal; prices are positive and volume is not
+//! negative; `high >= low`; open and close lie in `[low, high]`; the timestamp is later than
+//! the symbol's previous kept row (equal: duplicate; earlier: out of order).
+
+use super::LoadOptions;
+use crate::types::{Decimal, UnixNanos};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// What to do with a row that fails validation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRowPolicy {
+    /// Stop with an error naming file, row and field.
+    #[default]
+    Fail,
+    /// Drop the row, count it by reason in the load report, and go on.
+    Skip,
+}
+
+/// Loading errors. Each names the file; row errors also name the row and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("{file}: {message}")]
+    Io { file: PathBuf, message: String },
+    #[error("{file}: cannot read table: {message}")]
+    Table { file: PathBuf, message: String },
+    #[error("{file}: missing column `{column}`")]
+    MissingColumn { file: PathBuf, column: String },
+    #[error("{file}: empty file (no data row)")]
+    EmptyFile { file: PathBuf },
+    #[error("{file}: {row}, field `{field}`: {reason}")]
+    BadRow {
+        file: PathBuf,
+        /// `line N` for CSV (the header is line 1), `row N` (1-based) for Parquet.
+        row: String,
+        field: &'static str,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    NoData { path: PathBuf, reason: String },
+}
+
+/// The fields of one raw row, as text (`None` for an empty or null field).
+pub struct RawRow<'a> {
+    pub time: Option<&'a str>,
+    pub open: Option<&'a str>,
+    pub high: Option<&'a str>,
+    pub low: Option<&'a str>,
+    pub close: Option<&'a str>,
+    pub volume: Option<&'a str>,
+}
+
+/// A row that passed every check.
+#[derive(Clone, Copy, Debug)]
+pub struct ValidatedRow {
+    pub ts: UnixNanos,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Decimal,
+}
+
+/// The kept rows of one symbol, in time order.
+#[derive(Debug, Default)]
+pub struct SymbolRows {
+    pub rows: Vec<ValidatedRow>,
+}
+
+/// A row fault: the field and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFault {
+    pub field: &'static str,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl RowFault {
+    fn new(field: &'static str, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field,
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Shared state of one load: options, a cache of date conversions, the daily flag.
+pub struct Context<'o> {
+    pub opts: &'o LoadOptions,
+    date_cache: HashMap<NaiveDate, UnixNanos>,
+    /// True while every time field seen was a plain date.
+    pub all_dates: bool,
+}
+
+impl<'o> Context<'o> {
+    pub fn new(opts: &'o LoadOptions) -> Self {
+        Self {
+            opts,
+            date_cache: HashMap::new(),
+            all_dates: true,
+        }
+    }
+
+    /// Parses a time field into nanoseconds (UTC).
+    pub fn parse_time(&mut self, text: &str) -> Result<UnixNanos, RowFault> {
+        let t = text.trim();
+        let bad = || {
+            RowFault::new(
+                "date",
+                "unparsable timestamp",
+                format!("cannot parse {t:?} as a date or timestamp"),
+            )
+        };
+        if t.len() == 10 {
+            let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())?;
+            if let Some(ts) = self.date_cache.get(&d) {
+                return Ok(*ts);
+            }
+            let local = d.and_time(self.opts.session_close);
+            let ts = self.localize(local).ok_or_else(bad)?;
+            self.date_cache.insert(d, ts);
+            return Ok(ts);
+        }
+        self.all_dates = false;
+        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+            return dt.timestamp_nanos_opt().ok_or_else(bad);
+        }
+        for fmt in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ] {
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+                return self.localize(n).ok_or_else(bad);
+            }
+        }
+        Err(bad())
+    }
+
+    fn localize(&self, local: NaiveDateTime) -> Option<UnixNanos> {
+        // A local time that a DST change skips or repeats takes its earliest valid instant.
+        self.opts
+            .time_zone
+            .from_local_datetime(&local)
+            .earliest()
+            .and_then(|dt| dt.timestamp_nanos_opt())
+    }
+
+    /// Checks one raw row (everything but ordering against the previous row).
+    pub fn check(&mut self, raw: &RawRow<'_>) -> Result<ValidatedRow, RowFault> {
+        let time = raw
+            .time
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| RowFault::new("date", "empty field", "empty"))?;
+        let ts = self.parse_time(time)?;
+        let open = number("open", raw.open)?;
+        let high = number("high", raw.high)?;
+        let low = number("low", raw.low)?;
+        let close = number("close", raw.close)?;
+        let volume = number("volume", raw.volume)?;
+        for (field, v) in [("open", open), ("high", high), ("low", low), ("close", close)] {
+            if v <= Decimal::ZERO {
+                return Err(RowFault::new(
+                    field,
+                    "non-positive price",
+                    format!("non-positive price {v}"),
+                ));
+            }
+        }
+        if volume < Decimal::ZERO {
+            return Err(RowFault::new(
+                "volume",
+                "negative volume",
+                format!("negative volume {volume}"),
+            ));
+        }
+        if high < low {
+            return Err(RowFault::new(
+                "high",
+                "high below low",
+                format!("high {high} is below low {low}"),
+            ));
+        }
+        for (field, v) in [("open", open), ("close", close)] {
+            if v < low || v > high {
+                return Err(RowFault::new(
+                    field,
+                    "outside [low, high]",
+                    format!("{field} {v} is outside [low {low}, high {high}]"),
+                ));
+            }
+        }
+        Ok(ValidatedRow {
+            ts,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+    }
+}
+
+/// Parses a numeric field: present, not NaN, a finite decimal.
+fn number(field: &'static str, text: Option<&str>) -> Result<Decimal, RowFault> {
+    let t = text.map(str::trim).unwrap_or("");
+    if t.is_empty() {
+        return Err(RowFault::new(field, "empty field", "empty"));
+    }
+    if t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("-nan") {
+        return Err(RowFault::new(field, "NaN", "NaN"));
+    }
+    let parsed = Decimal::from_str(t).or_else(|e| {
+        if t.contains(['e', 'E']) {
+            Decimal::from_scientific(t)
+        } else {
+            Err(e)
+        }
+    });
+    parsed
+        .map(|d| d.normalize())
+        .map_err(|_| RowFault::new(field, "unparsable value", format!("cannot parse {t:?} as a number")))
+}
+
+impl SymbolRows {
+    /// Validates and appends a row, applying the policy.
+    ///
+    /// # Errors
+    /// [`FeedError::BadRow`] under [`BadRowPolicy::Fail`].
+    pub fn push(
+        &mut self,
+        ctx: &mut Context<'_>,
+        raw: &RawRow<'_>,
+        file: &std::path::Path,
+        row: impl Fn() -> String,
+        report: &mut crate::data::LoadReport,
+    ) -> Result<(), FeedError> {
+        report.rows_read += 1;
+        let checked = ctx.check(raw).and_then(|r| match self.rows.last() {
+            Some(prev) if r.ts == prev.ts => Err(RowFault::new("date", "duplicate timestamp", "duplicate timestamp")),
+            Some(prev) if r.ts < prev.ts => Err(RowFault::new(
+                "date",
+                "out-of-order timestamp",
+                "timestamp earlier than the previous row's",
+            )),
+            _ => Ok(r),
+        });
+        match checked {
+            Ok(r) => {
+                self.rows.push(r);
+                Ok(())
+            }
+            Err(fault) => {
+                let err = FeedError::BadRow {
+                    file: file.to_path_buf(),
+                    row: row(),
+                    field: fault.field,
+                    reason: fault.detail,
+                };
+                match ctx.opts.policy {
+                    BadRowPolicy::Fail => Err(err),
+                    BadRowPolicy::Skip => {
+                        *report.rows_skipped.entry(fault.kind.to_string()).or_default() += 1;
+                        if report.skipped_examples.len() < 20 {
+                            report.skipped_examples.push(err.to_string());
+                        }
+                        tracing::warn!(%err, "skipped bad row");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw<'a>(f: [&'a str; 6]) -> RawRow<'a> {
+        let o = |s: &'a str| if s.is_empty() { None } else { Some(s) };
+        RawRow {
+            time: o(f[0]),
+            open: o(f[1]),
+            high: o(f[2]),
+            low: o(f[3]),
+            close: o(f[4]),
+            volume: o(f[5]),
+        }
+    }
+
+    #[test]
+    fn table_of_row_faults() {
+        let opts = LoadOptions::default();
+        let mut ctx = Context::new(&opts);
+        let cases: &[([&str; 6], &str, &str)] = &[
+            (["2020-01-0x", "1", "2", "1", "1", "5"], "date", "unparsable timestamp"),
+            (["2020-01-02", "abc", "2", "1", "1", "5"], "open", "unparsable value"),
+            (["2020-01-02", "1", "", "1", "1", "5"], "high", "empty field"),
+            (["2020-01-02", "1", "2", "NaN", "1", "5"], "low", "NaN"),
+            (["2020-01-02", "1", "2", "1", "-1", "5"], "close", "non-positive price"),
+            (["2020-01-02", "1", "2", "1", "1", "-5"], "volume", "negative volume"),
+            (["2020-01-02", "1.5", "1", "2", "1.5", "5"], "high", "high below low"),
+            (["2020-01-02", "3", "2", "1", "1.5", "5"], "open", "outside [low, high]"),
+            (
+                ["2020-01-02", "1.5", "2", "1", "0.5", "5"],
+                "close",
+                "outside [low, high]",
+            ),
+        ];
+        for (fields, field, kind) in cases {
+            let fault = ctx.check(&raw(*fields)).expect_err("must fail");
+            assert_eq!((fault.field, fault.kind), (*field, *kind), "{fields:?}");
+        }
+        assert!(ctx.check(&raw(["2020-01-02", "1.5", "2", "1", "1.25", "0"])).is_ok());
+    }
+
+    #[test]
+    fn daily_bar_is_stamped_at_session_close() {
+        let opts = LoadOptions::default();
+        let mut ctx = Context::new(&opts);
+        let ts = ctx.parse_time("2020-01-02").expect("date");
+        // 16:00 New York = 21:00 UTC in January.
+        assert_eq!(ts, 1_577_998_800_000_000_000);
+        assert!(ctx.all_dates);
+        let t2 = ctx.parse_time("2020-01-02T21:00:00Z").expect("rfc3339");
+        assert_eq!(t2, ts);
+        assert!(!ctx.all_dates);
+    }
+}

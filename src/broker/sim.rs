@@ -1,0 +1,451 @@
+//! The broker simulator's synchronous core.
+//!
+//! # Fill timing
+//! | policy | market orders submitted at the close of bar t fill at |
+//! |---|---|
+//! | `next_open` (default) | the open of the symbol's next bar |
+//! | `next_close` | the close of the symbol's next bar |
+//! | `same_close` | the close of bar t itself: flagged in the summary as prone to look-ahead |
+//!
+//! Limit, stop and stop-limit orders are matched against the range of each later bar of their
+//! symbol, in submission order, whatever the policy:
+//! - **limit buy L**: open <= L fills at the open (a gap through the limit gets the better
+//!   price); else low <= L fills at L. Sells mirror it (open >= L, else high >= L).
+//! - **stop buy S**: open >= S fills at the open (a gap through the stop gets the worse price);
+//!   else high >= S fills at S. Sells mirror it (open <= S, else low <= S).
+//! - **stop-limit buy (S, L)**: triggers as a stop. Triggered at the open, it then behaves as a
+//!   limit in the same bar (open <= L: open; else low <= L: L). Triggered inside the bar, it
+//!   fills at S when S <= L; when L < S the path inside the bar is unknown, so it fills no
+//!   earlier than the next bar, as a limit. Sells mirror it.
+//!
+//! # Costs
+//! Slippage of `slippage_bps` moves market and stop fills against the order (limit fills get
+//! their limit price or better, no slippage). Commission per fill is
+//! `max(commission_min, notional * commission_bps / 10^4 + quantity * commission_per_share)`.
+//!
+//! # Quantity and cash
+//! With `max_volume_fraction`, one bar fills at most that fraction of its volume per symbol
+//! (rounded down to whole lots); the rest stays working (partial fills). Under
+//! `cash_check = "reject"` a buy fill whose cost and commission exceed cash is rejected and the
+//! order removed; `allow_negative` lets cash go below zero (SPEC.md). DAY orders are canceled at
+//! the end of the session of their first eligible bar. Orders still working at the end of the
+//! data never fill: they are canceled with reason `end of data`.
+
+use crate::types::{
+    Bar, ClientOrderId, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
+    OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
+};
+use chrono::{NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// When market orders fill (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillPolicy {
+    #[default]
+    NextOpen,
+    NextClose,
+    SameClose,
+}
+
+impl FillPolicy {
+    /// The name used in configuration and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FillPolicy::NextOpen => "next_open",
+            FillPolicy::NextClose => "next_close",
+            FillPolicy::SameClose => "same_close",
+        }
+    }
+}
+
+/// What to do with a buy that cash does not cover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CashCheck {
+    #[default]
+    Reject,
+    AllowNegative,
+}
+
+/// Broker simulator settings (`[broker]` in the configuration).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    pub fill_policy: FillPolicy,
+    pub commission_bps: Decimal,
+    pub commission_per_share: Decimal,
+    pub commission_min: Decimal,
+    pub slippage_bps: Decimal,
+    pub max_volume_fraction: Option<Decimal>,
+    pub cash_check: CashCheck,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            fill_policy: FillPolicy::NextOpen,
+            commission_bps: Decimal::ZERO,
+            commission_per_share: Decimal::ZERO,
+            commission_min: Decimal::ZERO,
+            slippage_bps: Decimal::ZERO,
+            max_volume_fraction: None,
+            cash_check: CashCheck::Reject,
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Checks ranges; the error names the key.
+    ///
+    /// # Errors
+    /// A message `broker.KEY: reason`.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("commission_bps", self.commission_bps),
+            ("commission_per_share", self.commission_per_share),
+            ("commission_min", self.commission_min),
+            ("slippage_bps", self.slippage_bps),
+        ] {
+            if v < Decimal::ZERO {
+                return Err(format!("broker.{key}: must be >= 0, got {v}"));
+            }
+        }
+        if self.slippage_bps >= Decimal::from(10_000) {
+            return Err("broker.slippage_bps: must be below 10000".into());
+        }
+        if let Some(f) = self.max_volume_fraction {
+            if f <= Decimal::ZERO || f > Decimal::ONE {
+                return Err(format!("broker.max_volume_fraction: must be in (0, 1], got {f}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct WorkingOrder {
+    id: ClientOrderId,
+    request: OrderRequest,
+    remaining: Decimal,
+    /// Session date of the first bar the order could fill on (DAY orders).
+    session: Option<NaiveDate>,
+    /// A stop-limit whose stop has been hit.
+    triggered: bool,
+}
+
+/// The simulated venue: working orders, matching, costs and the cash it lends against.
+pub struct BrokerSim {
+    cfg: BrokerConfig,
+    instruments: Arc<Vec<Instrument>>,
+    daily: bool,
+    working: Vec<WorkingOrder>,
+    cash: Decimal,
+    /// Volume already filled per instrument in the current bar (volume cap).
+    used_volume: Vec<Decimal>,
+}
+
+const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+impl BrokerSim {
+    /// A broker for `instruments`, lending against `initial_cash`. `daily` tells whether each
+    /// bar is a whole session (DAY orders then expire after one bar).
+    pub fn new(cfg: BrokerConfig, instruments: Arc<Vec<Instrument>>, initial_cash: Decimal, daily: bool) -> Self {
+        let n = instruments.len();
+        Self {
+            cfg,
+            instruments,
+            daily,
+            working: Vec::new(),
+            cash: initial_cash,
+            used_volume: vec![Decimal::ZERO; n],
+        }
+    }
+
+    /// Cash as the broker sees it.
+    pub fn cash(&self) -> Decimal {
+        self.cash
+    }
+
+    /// Number of working orders.
+    pub fn working_count(&self) -> usize {
+        self.working.len()
+    }
+
+    /// Orders submitted at the close of the bars `bars` (time `ts`): each is validated and
+    /// accepted or rejected; under `same_close`, market orders fill at once at `bars`' close.
+    pub fn submit(
+        &mut self,
+        orders: Vec<(ClientOrderId, OrderRequest)>,
+        ts: UnixNanos,
+        bars: &[Bar],
+        out: &mut Vec<OrderEvent>,
+    ) {
+        for (id, request) in orders {
+            out.push(OrderEvent::Submitted(OrderSubmitted {
+                order_id: id,
+                ts_event: ts,
+                request: request.clone(),
+            }));
+            if let Err(reason) = self.check(&request) {
+                out.push(OrderEvent::Rejected(OrderRejected {
+                    order_id: id,
+                    ts_event: ts,
+                    reason,
+                }));
+                continue;
+            }
+            out.push(OrderEvent::Accepted(OrderAccepted {
+                order_id: id,
+                ts_event: ts,
+            }));
+            let mut order = WorkingOrder {
+                id,
+                remaining: request.quantity,
+                request,
+                session: None,
+                triggered: false,
+            };
+            if self.cfg.fill_policy == FillPolicy::SameClose && order.request.order_type == OrderType::Market {
+                if let Some(bar) = find_bar(bars, order.request.instrument_id) {
+                    let bar = *bar;
+                    if self.fill(&mut order, bar.close, true, &bar, out) {
+                        continue;
+                    }
+                }
+            }
+            self.working.push(order);
+        }
+        self.used_volume.iter_mut().for_each(|v| *v = Decimal::ZERO);
+    }
+
+    fn check(&self, r: &OrderRequest) -> Result<(), String> {
+        let Some(inst) = self.instruments.get(r.instrument_id.index()) else {
+            return Err(format!("unknown instrument {}", r.instrument_id));
+        };
+        if !inst.tradable {
+            return Err(format!("{} is a reference series and is not traded", inst.symbol));
+        }
+        if !inst.valid_quantity(r.quantity) {
+            return Err(format!(
+                "quantity {} is not a positive multiple of the lot size {}",
+                r.quantity, inst.lot_size
+            ));
+        }
+        let prices: &[Decimal] = match &r.order_type {
+            OrderType::Market => &[],
+            OrderType::Limit { limit } => &[*limit],
+            OrderType::Stop { trigger } => &[*trigger],
+            OrderType::StopLimit { trigger, limit } => &[*trigger, *limit],
+        };
+        for p in prices {
+            if !inst.valid_price(*p) {
+                return Err(format!(
+                    "price {p} is not positive or not on the tick size {}",
+                    inst.tick_size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new batch of bars (one timestamp, sorted by instrument): matches every working order
+    /// whose symbol has a bar, in submission order.
+    pub fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
+        if self.working.is_empty() {
+            return;
+        }
+        let mut working = std::mem::take(&mut self.working);
+        working.retain_mut(|order| {
+            let Some(bar) = find_bar(bars, order.request.instrument_id) else {
+                return true;
+            };
+            let bar = *bar;
+            if order.request.time_in_force == TimeInForce::Day {
+                let date = self.session_date(&bar);
+                match order.session {
+                    None => order.session = Some(date),
+                    Some(s) if date > s => {
+                        out.push(cancel(order, bar.ts_event, "day order expired"));
+                        return false;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let done = match self.match_price(order, &bar) {
+                Some((price, slip)) => self.fill(order, price, slip, &bar, out),
+                None => false,
+            };
+            if !done && self.daily && order.request.time_in_force == TimeInForce::Day {
+                out.push(cancel(order, bar.ts_event, "day order expired"));
+                return false;
+            }
+            !done
+        });
+        self.working = working;
+        self.used_volume.iter_mut().for_each(|v| *v = Decimal::ZERO);
+    }
+
+    /// End of the data: working orders never fill.
+    pub fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) {
+        for order in self.working.drain(..) {
+            out.push(cancel(&order, ts, "end of data"));
+        }
+    }
+
+    fn session_date(&self, bar: &Bar) -> NaiveDate {
+        let tz = self.instruments[bar.instrument_id.index()].time_zone;
+        tz.timestamp_nanos(bar.ts_event).date_naive()
+    }
+
+    /// The price an order fills at in `bar`, and whether slippage applies; `None`: no fill.
+    fn match_price(&self, order: &mut WorkingOrder, bar: &Bar) -> Option<(Decimal, bool)> {
+        let buy = order.request.side == Side::Buy;
+        let (o, h, l) = (bar.open, bar.high, bar.low);
+        match order.request.order_type {
+            OrderType::Market => Some((
+                match self.cfg.fill_policy {
+                    FillPolicy::NextOpen => o,
+                    FillPolicy::NextClose | FillPolicy::SameClose => bar.close,
+                },
+                true,
+            )),
+            OrderType::Limit { limit } => limit_price(buy, limit, o, h, l).map(|p| (p, false)),
+            OrderType::Stop { trigger } => {
+                if buy {
+                    if o >= trigger {
+                        Some((o, true))
+                    } else if h >= trigger {
+                        Some((trigger, true))
+                    } else {
+                        None
+                    }
+                } else if o <= trigger {
+                    Some((o, true))
+                } else if l <= trigger {
+                    Some((trigger, true))
+                } else {
+                    None
+                }
+            }
+            OrderType::StopLimit { trigger, limit } => {
+                if order.triggered {
+                    return limit_price(buy, limit, o, h, l).map(|p| (p, false));
+                }
+                let (at_open, inside) = if buy {
+                    (o >= trigger, h >= trigger)
+                } else {
+                    (o <= trigger, l <= trigger)
+                };
+                if at_open {
+                    order.triggered = true;
+                    limit_price(buy, limit, o, h, l).map(|p| (p, false))
+                } else if inside {
+                    order.triggered = true;
+                    let within = if buy { trigger <= limit } else { trigger >= limit };
+                    within.then_some((trigger, false))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Fills as much of `order` as the volume cap allows at `price`; returns true when the
+    /// order is finished (completely filled or rejected).
+    fn fill(
+        &mut self,
+        order: &mut WorkingOrder,
+        price: Decimal,
+        slip: bool,
+        bar: &Bar,
+        out: &mut Vec<OrderEvent>,
+    ) -> bool {
+        let idx = order.request.instrument_id.index();
+        let inst = &self.instruments[idx];
+        let mut qty = order.remaining;
+        if let Some(f) = self.cfg.max_volume_fraction {
+            let room = (bar.volume * f - self.used_volume[idx]).max(Decimal::ZERO);
+            let lots = (room / inst.lot_size).floor() * inst.lot_size;
+            qty = qty.min(lots);
+            if qty <= Decimal::ZERO {
+                return false;
+            }
+        }
+        let side = order.request.side;
+        let reference = price;
+        let price = if slip && !self.cfg.slippage_bps.is_zero() {
+            reference * (Decimal::ONE + side.sign() * self.cfg.slippage_bps / BPS)
+        } else {
+            reference
+        };
+        let notional = qty * price;
+        let mut commission = notional * self.cfg.commission_bps / BPS + qty * self.cfg.commission_per_share;
+        if commission < self.cfg.commission_min {
+            commission = self.cfg.commission_min;
+        }
+        if side == Side::Buy && self.cfg.cash_check == CashCheck::Reject && notional + commission > self.cash {
+            out.push(OrderEvent::Rejected(OrderRejected {
+                order_id: order.id,
+                ts_event: bar.ts_event,
+                reason: format!(
+                    "insufficient cash: fill needs {} with commission, cash is {}",
+                    (notional + commission).round_dp(2),
+                    self.cash.round_dp(2)
+                ),
+            }));
+            return true;
+        }
+        self.cash -= side.sign() * notional + commission;
+        self.used_volume[idx] += qty;
+        order.remaining -= qty;
+        out.push(OrderEvent::Filled(Fill {
+            order_id: order.id,
+            instrument_id: order.request.instrument_id,
+            side,
+            quantity: qty,
+            price,
+            commission,
+            slippage: ((price - reference) * qty).abs(),
+            leaves_quantity: order.remaining,
+            ts_event: bar.ts_event,
+        }));
+        order.remaining.is_zero()
+    }
+}
+
+fn limit_price(buy: bool, limit: Decimal, o: Decimal, h: Decimal, l: Decimal) -> Option<Decimal> {
+    if buy {
+        if o <= limit {
+            Some(o)
+        } else if l <= limit {
+            Some(limit)
+        } else {
+            None
+        }
+    } else if o >= limit {
+        Some(o)
+    } else if h >= limit {
+        Some(limit)
+    } else {
+        None
+    }
+}
+
+fn cancel(order: &WorkingOrder, ts: UnixNanos, reason: &str) -> OrderEvent {
+    OrderEvent::Canceled(OrderCanceled {
+        order_id: order.id,
+        ts_event: ts,
+        reason: reason.into(),
+        unfilled: order.remaining,
+    })
+}
+
+/// The bar of `id` in a batch sorted by instrument.
+#[inline]
+pub fn find_bar(bars: &[Bar], id: crate::types::InstrumentId) -> Option<&Bar> {
+    bars.binary_search_by_key(&id, |b| b.instrument_id)
+        .ok()
+        .map(|i| &bars[i])
+}

@@ -1,0 +1,212 @@
+//! Typed, strict TOML configuration. Unknown keys are rejected by serde (`deny_unknown_fields`,
+//! the error names the key and its line); [`Config::validate`] then checks values and names the
+//! key of any bad one. Relative paths are relative to the working directory.
+
+use crate::broker::BrokerConfig;
+use crate::feeds::{BadRowPolicy, LoadOptions};
+use crate::types::Decimal;
+use chrono::NaiveTime;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A configuration error, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole run configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data: DataConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub broker: BrokerConfig,
+    pub portfolio: PortfolioConfig,
+    pub strategy: StrategyConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// `[data]`: where the bars are and how to read them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A directory of `SYMBOL.csv` files, or a long `.csv` / `.parquet` table.
+    pub path: PathBuf,
+    /// Reference symbol loaded but never traded; `""` for none.
+    #[serde(default = "default_benchmark")]
+    pub benchmark: String,
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    /// `HH:MM`, the time daily bars are stamped at.
+    #[serde(default = "default_close")]
+    pub session_close: String,
+    #[serde(default)]
+    pub on_bad_row: BadRowPolicy,
+    #[serde(default = "one")]
+    pub lot_size: Decimal,
+    #[serde(default = "cent")]
+    pub tick_size: Decimal,
+}
+
+fn default_benchmark() -> String {
+    "SPY".into()
+}
+fn default_tz() -> String {
+    "America/New_York".into()
+}
+fn default_close() -> String {
+    "16:00".into()
+}
+fn one() -> Decimal {
+    Decimal::ONE
+}
+fn cent() -> Decimal {
+    Decimal::new(1, 2)
+}
+
+/// `[engine]`: the actor runtime.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// tokio worker threads. Results do not depend on it.
+    pub worker_threads: usize,
+    /// Timestamps in flight at most (flow control between feed and portfolio).
+    pub window: usize,
+    /// Show a progress bar on long runs.
+    pub progress: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            worker_threads: 2,
+            window: 64,
+            progress: true,
+        }
+    }
+}
+
+/// `[portfolio]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortfolioConfig {
+    pub initial_cash: Decimal,
+}
+
+/// `[strategy]`: a built-in strategy by name and its parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    pub name: String,
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+/// `[output]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    pub dir: PathBuf,
+    pub event_log: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("out"),
+            event_log: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and the offending key.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` is used in messages only.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the offending key.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks every value; the message starts with the key.
+    ///
+    /// # Errors
+    /// `section.key: reason`.
+    pub fn validate(&self) -> Result<(), String> {
+        self.load_options()?;
+        if self.engine.worker_threads == 0 || self.engine.worker_threads > 256 {
+            return Err(format!(
+                "engine.worker_threads: must be in 1..=256, got {}",
+                self.engine.worker_threads
+            ));
+        }
+        if self.engine.window == 0 {
+            return Err("engine.window: must be at least 1".into());
+        }
+        if self.portfolio.initial_cash <= Decimal::ZERO {
+            return Err(format!(
+                "portfolio.initial_cash: must be > 0, got {}",
+                self.portfolio.initial_cash
+            ));
+        }
+        self.broker.validate()?;
+        crate::strategies::build(&self.strategy.name, &self.strategy.params).map(|_| ())
+    }
+
+    /// The loader options this configuration asks for.
+    ///
+    /// # Errors
+    /// `data.KEY: reason` for a bad time zone, session close, lot or tick size.
+    pub fn load_options(&self) -> Result<LoadOptions, String> {
+        let d = &self.data;
+        let time_zone = d
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("data.time_zone: unknown time zone {:?}", d.time_zone))?;
+        let session_close = NaiveTime::parse_from_str(&d.session_close, "%H:%M")
+            .map_err(|_| format!("data.session_close: expected HH:MM, got {:?}", d.session_close))?;
+        if d.lot_size <= Decimal::ZERO {
+            return Err(format!("data.lot_size: must be > 0, got {}", d.lot_size));
+        }
+        if d.tick_size <= Decimal::ZERO {
+            return Err(format!("data.tick_size: must be > 0, got {}", d.tick_size));
+        }
+        Ok(LoadOptions {
+            time_zone,
+            session_close,
+            policy: d.on_bad_row,
+            benchmark: (!d.benchmark.is_empty()).then(|| d.benchmark.clone()),
+            lot_size: d.lot_size,
+            tick_size: d.tick_size,
+        })
+    }
+}

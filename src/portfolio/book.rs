@@ -1,0 +1,151 @@
+//! The portfolio's synchronous core: cash, positions, marks and trade statistics.
+
+use crate::types::{Bar, Decimal, Fill, InstrumentId, Position};
+use serde::Serialize;
+
+/// Statistics of closed round trips (flat -> position -> flat), net of their commissions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TradeStats {
+    pub closed: u64,
+    pub wins: u64,
+    pub gross_profit: Decimal,
+    pub gross_loss: Decimal,
+}
+
+/// Cash and positions, marked at every close.
+///
+/// Invariant: `equity() == cash + sum(quantity * last price)` over all instruments.
+#[derive(Clone, Debug)]
+pub struct Portfolio {
+    pub initial_cash: Decimal,
+    cash: Decimal,
+    positions: Vec<Position>,
+    last_price: Vec<Decimal>,
+    /// Instruments with a non-zero position.
+    open: Vec<InstrumentId>,
+    /// PnL net of commissions of each open round trip.
+    round_trip: Vec<Decimal>,
+    pub commissions: Decimal,
+    pub slippage: Decimal,
+    pub traded_notional: Decimal,
+    pub fills: u64,
+    pub trades: TradeStats,
+}
+
+impl Portfolio {
+    /// An empty portfolio over `instruments` instruments.
+    pub fn new(initial_cash: Decimal, instruments: usize) -> Self {
+        Self {
+            initial_cash,
+            cash: initial_cash,
+            positions: (0..instruments)
+                .map(|i| Position {
+                    instrument_id: Some(InstrumentId(i as u32)),
+                    ..Position::default()
+                })
+                .collect(),
+            last_price: vec![Decimal::ZERO; instruments],
+            open: Vec::new(),
+            round_trip: vec![Decimal::ZERO; instruments],
+            commissions: Decimal::ZERO,
+            slippage: Decimal::ZERO,
+            traded_notional: Decimal::ZERO,
+            fills: 0,
+            trades: TradeStats::default(),
+        }
+    }
+
+    /// Cash now.
+    pub fn cash(&self) -> Decimal {
+        self.cash
+    }
+
+    /// The position in `id` (flat when never traded).
+    pub fn position(&self, id: InstrumentId) -> &Position {
+        &self.positions[id.index()]
+    }
+
+    /// Open positions, in the order they were opened.
+    pub fn open_positions(&self) -> impl Iterator<Item = &Position> + '_ {
+        self.open.iter().map(|id| &self.positions[id.index()])
+    }
+
+    /// The latest mark (close, or fill price before the first close) of `id`.
+    pub fn last_price(&self, id: InstrumentId) -> Decimal {
+        self.last_price[id.index()]
+    }
+
+    /// Applies one execution.
+    pub fn apply_fill(&mut self, fill: &Fill) {
+        let i = fill.instrument_id.index();
+        let signed = fill.signed_quantity();
+        let was_flat = self.positions[i].is_flat();
+        let before = self.positions[i].quantity;
+        let realized = self.positions[i].apply(signed, fill.price);
+        self.cash -= signed * fill.price + fill.commission;
+        self.commissions += fill.commission;
+        self.slippage += fill.slippage;
+        self.traded_notional += fill.notional();
+        self.fills += 1;
+        self.round_trip[i] += realized - fill.commission;
+        if self.last_price[i].is_zero() {
+            self.last_price[i] = fill.price;
+        }
+        let after = self.positions[i].quantity;
+        let closed_or_flipped =
+            !before.is_zero() && (after.is_zero() || after.is_sign_positive() != before.is_sign_positive());
+        if closed_or_flipped {
+            let pnl = std::mem::take(&mut self.round_trip[i]);
+            self.trades.closed += 1;
+            if pnl > Decimal::ZERO {
+                self.trades.wins += 1;
+                self.trades.gross_profit += pnl;
+            } else {
+                self.trades.gross_loss -= pnl;
+            }
+        }
+        if was_flat && !after.is_zero() {
+            self.open.push(fill.instrument_id);
+        } else if after.is_zero() {
+            self.open.retain(|id| *id != fill.instrument_id);
+        }
+    }
+
+    /// Records the closes of a batch of bars as the latest marks.
+    pub fn mark(&mut self, bars: &[Bar]) {
+        for b in bars {
+            self.last_price[b.instrument_id.index()] = b.close;
+        }
+    }
+
+    /// Value of the positions at the latest marks (signed).
+    pub fn net_exposure(&self) -> Decimal {
+        self.open_positions()
+            .map(|p| p.quantity * self.last_price[p.instrument_id.map_or(0, |i| i.index())])
+            .sum()
+    }
+
+    /// Sum of absolute position values.
+    pub fn gross_exposure(&self) -> Decimal {
+        self.open_positions()
+            .map(|p| (p.quantity * self.last_price[p.instrument_id.map_or(0, |i| i.index())]).abs())
+            .sum()
+    }
+
+    /// Cash plus the value of positions at the latest marks.
+    pub fn equity(&self) -> Decimal {
+        self.cash + self.net_exposure()
+    }
+
+    /// Realized PnL over all instruments (before commissions).
+    pub fn realized_pnl(&self) -> Decimal {
+        self.positions.iter().map(|p| p.realized_pnl).sum()
+    }
+
+    /// Unrealized PnL of the open positions at the latest marks.
+    pub fn unrealized_pnl(&self) -> Decimal {
+        self.open_positions()
+            .map(|p| p.unrealized_pnl(self.last_price[p.instrument_id.map_or(0, |i| i.index())]))
+            .sum()
+    }
+}

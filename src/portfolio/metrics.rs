@@ -1,0 +1,137 @@
+//! Performance figures of a run, from its equity curve and trade statistics.
+
+use super::book::Portfolio;
+use crate::types::{dec_to_f64, Decimal, UnixNanos};
+use serde::Serialize;
+
+const YEAR_NANOS: f64 = 365.25 * 86_400e9;
+
+/// The `summary.json` of a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub strategy: String,
+    pub initial_cash: Decimal,
+    pub final_equity: f64,
+    /// The exact final equity.
+    pub final_equity_exact: Decimal,
+    pub total_return: f64,
+    pub cagr: Option<f64>,
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+    pub max_drawdown: f64,
+    pub win_rate: Option<f64>,
+    pub profit_factor: Option<f64>,
+    /// Executions (fills).
+    pub trades: u64,
+    /// Closed round trips, the basis of `win_rate` and `profit_factor`.
+    pub closed_trades: u64,
+    /// Traded notional divided by mean equity.
+    pub turnover: f64,
+    /// Commissions plus slippage.
+    pub costs: Decimal,
+    pub commissions: Decimal,
+    pub slippage: Decimal,
+    pub realized_pnl: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub bars: u64,
+    pub timestamps: u64,
+    pub fill_policy: String,
+    /// Warnings about the run's realism (look-ahead prone settings).
+    pub warnings: Vec<String>,
+    /// What loading found: rows read, kept, skipped by reason, missing bars.
+    pub data: crate::data::LoadReport,
+    pub load_seconds: f64,
+    pub run_seconds: f64,
+}
+
+/// Computes the summary from the equity curve `(ts, equity)` and the final portfolio.
+pub fn summarize(
+    strategy: &str,
+    curve: &[(UnixNanos, Decimal)],
+    book: &Portfolio,
+    bars: u64,
+    fill_policy: &str,
+) -> Summary {
+    let init = dec_to_f64(book.initial_cash);
+    let eq: Vec<f64> = curve.iter().map(|(_, e)| dec_to_f64(*e)).collect();
+    let final_exact = curve.last().map_or(book.initial_cash, |(_, e)| *e);
+    let fin = dec_to_f64(final_exact);
+    let total_return = fin / init - 1.0;
+    let years = match (curve.first(), curve.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => (b.0 - a.0) as f64 / YEAR_NANOS,
+        _ => 0.0,
+    };
+    let cagr = (years > 0.0 && fin > 0.0).then(|| (fin / init).powf(1.0 / years) - 1.0);
+    let mut prev = init;
+    let rets: Vec<f64> = eq
+        .iter()
+        .map(|&e| {
+            let r = if prev != 0.0 { e / prev - 1.0 } else { 0.0 };
+            prev = e;
+            r
+        })
+        .collect();
+    let periods = if years > 0.0 {
+        (eq.len().saturating_sub(1)) as f64 / years
+    } else {
+        252.0
+    };
+    let n = rets.len() as f64;
+    let mean = rets.iter().sum::<f64>() / n.max(1.0);
+    let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let down = (rets.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n.max(1.0)).sqrt();
+    let sharpe = (rets.len() > 1 && var > 0.0).then(|| mean / var.sqrt() * periods.sqrt());
+    let sortino = (rets.len() > 1 && down > 0.0).then(|| mean / down * periods.sqrt());
+    let mut peak = init;
+    let mut max_dd: f64 = 0.0;
+    for &e in &eq {
+        peak = peak.max(e);
+        if peak > 0.0 {
+            max_dd = max_dd.max(1.0 - e / peak);
+        }
+    }
+    let t = &book.trades;
+    let mean_equity = if eq.is_empty() {
+        init
+    } else {
+        eq.iter().sum::<f64>() / eq.len() as f64
+    };
+    let mut warnings = Vec::new();
+    if fill_policy == "same_close" {
+        warnings.push(
+            "fill_policy same_close fills market orders at the close of the bar that produced the decision: prone to look-ahead".into(),
+        );
+    }
+    Summary {
+        strategy: strategy.to_string(),
+        initial_cash: book.initial_cash,
+        final_equity: fin,
+        final_equity_exact: final_exact,
+        total_return,
+        cagr,
+        sharpe,
+        sortino,
+        max_drawdown: max_dd,
+        win_rate: (t.closed > 0).then(|| t.wins as f64 / t.closed as f64),
+        profit_factor: (t.gross_loss > Decimal::ZERO).then(|| dec_to_f64(t.gross_profit) / dec_to_f64(t.gross_loss)),
+        trades: book.fills,
+        closed_trades: t.closed,
+        turnover: if mean_equity != 0.0 {
+            dec_to_f64(book.traded_notional) / mean_equity
+        } else {
+            0.0
+        },
+        costs: book.commissions + book.slippage,
+        commissions: book.commissions,
+        slippage: book.slippage,
+        realized_pnl: book.realized_pnl(),
+        unrealized_pnl: book.unrealized_pnl(),
+        bars,
+        timestamps: curve.len() as u64,
+        fill_policy: fill_policy.to_string(),
+        warnings,
+        data: crate::data::LoadReport::default(),
+        load_seconds: 0.0,
+        run_seconds: 0.0,
+    }
+}

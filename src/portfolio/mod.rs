@@ -1,0 +1,166 @@
+//! The portfolio actor: the account of record. It applies every execution report in order,
+//! marks equity at each close, streams the outputs, returns a flow-control credit to the feed
+//! for each settled timestamp, and hands the run's result to the supervisor at the end.
+
+mod book;
+mod metrics;
+
+pub use book::{Portfolio, TradeStats};
+pub use metrics::{summarize, Summary};
+
+use crate::events::{ExecutionReport, Phase};
+use crate::feed::FeedMsg;
+use crate::output::{dec, OutputSink, TimeFormat};
+use crate::supervisor::{Peers, SupervisorMsg};
+use crate::types::{Decimal, Instrument, OrderEvent, UnixNanos};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+
+/// What a finished run hands back.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub summary: Summary,
+    pub curve: Vec<(UnixNanos, Decimal)>,
+    pub book: Portfolio,
+    pub events: u64,
+}
+
+pub struct PortfolioActor;
+
+pub struct PortfolioArgs {
+    pub initial_cash: Decimal,
+    pub instruments: Arc<Vec<Instrument>>,
+    pub time_format: TimeFormat,
+    pub sink: OutputSink,
+    pub strategy_name: String,
+    pub fill_policy: String,
+}
+
+pub enum PortfolioMsg {
+    Connect(Box<Peers>),
+    Execution(Arc<ExecutionReport>),
+}
+
+pub struct PortfolioState {
+    book: Portfolio,
+    curve: Vec<(UnixNanos, Decimal)>,
+    args: PortfolioArgs,
+    peers: Option<Box<Peers>>,
+    bars: u64,
+    events: u64,
+}
+
+impl PortfolioState {
+    fn log(&mut self, report: &ExecutionReport) {
+        let phase = match report.phase {
+            Phase::Intrabar => "intrabar",
+            Phase::Close => "close",
+            Phase::Final => "final",
+        };
+        for ev in &report.events {
+            self.events += 1;
+            let line = serde_json::json!({
+                "step": report.step,
+                "phase": phase,
+                "date": self.args.time_format.format(report.market.ts_event),
+                "event": ev,
+            });
+            self.args.sink.event(line.to_string() + "\n");
+            if let OrderEvent::Filled(f) = ev {
+                self.book.apply_fill(f);
+                let symbol = &self.args.instruments[f.instrument_id.index()].symbol;
+                self.args.sink.fill(format!(
+                    "{},{},{},{},{},{}\n",
+                    self.args.time_format.format(f.ts_event),
+                    symbol,
+                    f.side.as_str(),
+                    dec(f.quantity),
+                    dec(f.price),
+                    dec(f.commission)
+                ));
+            }
+        }
+    }
+
+    fn settle(&mut self, report: &ExecutionReport) {
+        let m = &report.market;
+        self.book.mark(&m.bars);
+        self.bars += m.bars.len() as u64;
+        let equity = self.book.equity();
+        self.curve.push((m.ts_event, equity));
+        self.args.sink.equity(format!(
+            "{},{},{},{},{}\n",
+            self.args.time_format.format(m.ts_event),
+            dec(self.book.cash()),
+            dec(equity),
+            dec(self.book.gross_exposure()),
+            dec(self.book.net_exposure())
+        ));
+    }
+
+    fn finish(&mut self) -> Result<RunOutput, ActorProcessingErr> {
+        self.args.sink.close()?;
+        let summary = summarize(
+            &self.args.strategy_name,
+            &self.curve,
+            &self.book,
+            self.bars,
+            &self.args.fill_policy,
+        );
+        Ok(RunOutput {
+            summary,
+            curve: std::mem::take(&mut self.curve),
+            book: self.book.clone(),
+            events: self.events,
+        })
+    }
+}
+
+impl Actor for PortfolioActor {
+    type Msg = PortfolioMsg;
+    type State = PortfolioState;
+    type Arguments = PortfolioArgs;
+
+    async fn pre_start(
+        &self,
+        _m: ActorRef<PortfolioMsg>,
+        args: PortfolioArgs,
+    ) -> Result<PortfolioState, ActorProcessingErr> {
+        Ok(PortfolioState {
+            book: Portfolio::new(args.initial_cash, args.instruments.len()),
+            curve: Vec::new(),
+            args,
+            peers: None,
+            bars: 0,
+            events: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _m: ActorRef<PortfolioMsg>,
+        msg: PortfolioMsg,
+        state: &mut PortfolioState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PortfolioMsg::Connect(p) => state.peers = Some(p),
+            PortfolioMsg::Execution(report) => {
+                state.log(&report);
+                match report.phase {
+                    Phase::Intrabar => {}
+                    Phase::Close => {
+                        state.settle(&report);
+                        let peers = state.peers.as_ref().ok_or("portfolio not connected")?;
+                        peers.feed.send_message(FeedMsg::Credit)?;
+                    }
+                    Phase::Final => {
+                        let out = state.finish()?;
+                        let peers = state.peers.as_ref().ok_or("portfolio not connected")?;
+                        peers.supervisor.send_message(SupervisorMsg::Done(Box::new(out)))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

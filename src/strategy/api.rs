@@ -1,0 +1,76 @@
+//! The plug-in API: a small synchronous trait, and the read-only view a strategy decides on.
+
+use crate::events::{FeatureFrame, Scores};
+use crate::portfolio::Portfolio;
+use crate::types::{Bar, Decimal, Fill, Instrument, InstrumentId, OrderRequest, Position, UnixNanos};
+
+/// A trading strategy. The host calls it in time order; it sees only data up to now and
+/// returns order requests instead of sending them.
+pub trait Strategy: Send {
+    /// A short name for logs and summaries.
+    fn name(&self) -> &str;
+    /// Before the first bar.
+    fn on_start(&mut self, _ctx: &StrategyContext<'_>) {}
+    /// At the close of each timestamp, with all bars of that timestamp (sorted by instrument;
+    /// a symbol without a bar there is simply absent). Orders fill per the broker's policy.
+    fn on_bars(&mut self, bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest>;
+    /// After each execution of one of this strategy's orders, before the next `on_bars`.
+    fn on_fill(&mut self, _fill: &Fill, _ctx: &StrategyContext<'_>) {}
+    /// After the last bar.
+    fn on_end(&mut self, _ctx: &StrategyContext<'_>) {}
+}
+
+/// What a strategy may look at: the clock, the instruments, its account (read-only) and the
+/// outputs of the feature and model stages for this timestamp.
+pub struct StrategyContext<'a> {
+    pub(crate) step: u64,
+    pub(crate) now: UnixNanos,
+    pub(crate) instruments: &'a [Instrument],
+    pub(crate) book: &'a Portfolio,
+    pub(crate) equity: Decimal,
+    pub(crate) features: Option<&'a FeatureFrame>,
+    pub(crate) scores: Option<&'a Scores>,
+}
+
+impl<'a> StrategyContext<'a> {
+    /// Index of the current timestamp in the replay (0-based).
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+    /// The current time (the close of the current bars).
+    pub fn now(&self) -> UnixNanos {
+        self.now
+    }
+    /// All instruments, indexed by [`InstrumentId`].
+    pub fn instruments(&self) -> &'a [Instrument] {
+        self.instruments
+    }
+    /// Number of tradable instruments (the benchmark excluded).
+    pub fn tradable_count(&self) -> usize {
+        self.instruments.iter().filter(|i| i.tradable).count()
+    }
+    /// The position in `id`.
+    pub fn position(&self, id: InstrumentId) -> &'a Position {
+        self.book.position(id)
+    }
+    /// Open positions.
+    pub fn open_positions(&self) -> impl Iterator<Item = &'a Position> + 'a {
+        self.book.open_positions()
+    }
+    /// Cash now.
+    pub fn cash(&self) -> Decimal {
+        self.book.cash()
+    }
+    /// Equity at this close, computed once before any order of this bar.
+    pub fn equity(&self) -> Decimal {
+        self.equity
+    }
+    /// Features of this timestamp, when a feature set is configured.
+    pub fn features(&self) -> Option<&'a FeatureFrame> {
+        self.features
+    }
+    /// Model scores of this timestamp, when a model is configured.
+    pub fn scores(&self) -> Option<&'a Scores> {
+        self.scores
+    }
+}

@@ -1,0 +1,186 @@
+//! SPEC.md S2 `topk`: cross-sectional momentum with a hysteresis band and stops.
+//!
+//! At the close of bar t:
+//! 1. **Stops** (every bar): a long position whose close is at or below `entry * (1 - sl)` or at
+//!    or above `entry * (1 + tp)` (1e-9 tolerance) is sold whole; the symbol is *stopped* for
+//!    this bar.
+//! 2. **Rebalance** when `t >= lookback` and `t % every == 0`: rank symbols by
+//!    `close_t / close_{t-lookback} - 1` (rank 1 highest, ties by symbol order); keep held names
+//!    ranked within `band`, fill up to `k` with the best-ranked others (never a stopped name);
+//!    sell held names outside the target; size each target to `floor(E_t / k / close_t)`.
+//! 3. Submission order: stop exits, then sells, then buys.
+
+use super::whole_lots;
+use crate::strategy::{Strategy, StrategyContext};
+use crate::types::{Bar, Decimal, InstrumentId, OrderRequest, Side};
+use serde::Deserialize;
+use std::collections::VecDeque;
+
+/// `[strategy.params]` of `topk`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub k: usize,
+    pub band: usize,
+    pub lookback: usize,
+    pub rebalance_every: u64,
+    pub stop_loss: f64,
+    pub take_profit: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            k: 5,
+            band: 8,
+            lookback: 20,
+            rebalance_every: 5,
+            stop_loss: 0.03,
+            take_profit: 0.05,
+        }
+    }
+}
+
+pub struct TopK {
+    p: Params,
+    history: Vec<VecDeque<f64>>,
+    /// Scratch buffers reused across bars.
+    ranked: Vec<(f64, InstrumentId)>,
+    rank: Vec<usize>,
+    stopped: Vec<bool>,
+}
+
+impl TopK {
+    /// # Errors
+    /// Parameters out of range, naming the key.
+    pub fn new(p: Params) -> Result<Self, String> {
+        if p.k == 0 {
+            return Err("strategy.params.k: must be at least 1".into());
+        }
+        if p.band < p.k {
+            return Err(format!("strategy.params.band: must be >= k ({}), got {}", p.k, p.band));
+        }
+        if p.lookback == 0 || p.rebalance_every == 0 {
+            return Err("strategy.params.lookback and rebalance_every: must be at least 1".into());
+        }
+        let valid = p.stop_loss > 0.0 && p.stop_loss < 1.0 && p.take_profit > 0.0;
+        if !valid {
+            return Err("strategy.params.stop_loss/take_profit: need 0 < stop_loss < 1 and take_profit > 0".into());
+        }
+        Ok(Self {
+            p,
+            history: Vec::new(),
+            ranked: Vec::new(),
+            rank: Vec::new(),
+            stopped: Vec::new(),
+        })
+    }
+}
+
+impl Strategy for TopK {
+    fn name(&self) -> &str {
+        "topk"
+    }
+
+    fn on_bars(&mut self, bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
+        let n = ctx.instruments().len();
+        if self.history.len() < n {
+            self.history.resize(n, VecDeque::new());
+            self.rank.resize(n, usize::MAX);
+            self.stopped.resize(n, false);
+        }
+        let lb = self.p.lookback;
+        for bar in bars {
+            if ctx.instruments()[bar.instrument_id.index()].tradable {
+                let h = &mut self.history[bar.instrument_id.index()];
+                if h.len() == lb + 1 {
+                    h.pop_front();
+                }
+                h.push_back(bar.close_f64());
+            }
+        }
+        let bar_of = |id: InstrumentId| crate::broker::find_bar(bars, id);
+        let mut exits = Vec::new();
+        let mut sells = Vec::new();
+        let mut buys = Vec::new();
+
+        // 1. Stops, in symbol order.
+        let mut held: Vec<InstrumentId> = ctx
+            .open_positions()
+            .filter(|p| p.is_long())
+            .filter_map(|p| p.instrument_id)
+            .collect();
+        held.sort_unstable();
+        self.stopped.iter_mut().for_each(|s| *s = false);
+        for &id in &held {
+            let Some(bar) = bar_of(id) else { continue };
+            let pos = ctx.position(id);
+            let entry = crate::types::dec_to_f64(pos.avg_entry);
+            let close = bar.close_f64();
+            if close <= entry * (1.0 - self.p.stop_loss) + 1e-9 || close >= entry * (1.0 + self.p.take_profit) - 1e-9 {
+                exits.push(OrderRequest::market(id, Side::Sell, pos.quantity));
+                self.stopped[id.index()] = true;
+            }
+        }
+
+        // 2. Rebalance.
+        let t = ctx.step();
+        if t >= lb as u64 && t % self.p.rebalance_every == 0 {
+            self.ranked.clear();
+            for bar in bars {
+                let h = &self.history[bar.instrument_id.index()];
+                if ctx.instruments()[bar.instrument_id.index()].tradable && h.len() == lb + 1 {
+                    self.ranked.push((h[lb] / h[0] - 1.0, bar.instrument_id));
+                }
+            }
+            self.ranked.sort_unstable_by(|a, b| {
+                b.0.partial_cmp(&a.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.1.cmp(&b.1))
+            });
+            self.rank.iter_mut().for_each(|r| *r = usize::MAX);
+            for (r, (_, id)) in self.ranked.iter().enumerate() {
+                self.rank[id.index()] = r + 1;
+            }
+            let kept: Vec<InstrumentId> = held.iter().copied().filter(|id| !self.stopped[id.index()]).collect();
+            let mut target: Vec<InstrumentId> = kept
+                .iter()
+                .copied()
+                .filter(|id| self.rank[id.index()] <= self.p.band)
+                .collect();
+            for &(_, id) in self.ranked.iter().take(self.p.k) {
+                if target.len() >= self.p.k {
+                    break;
+                }
+                if !self.stopped[id.index()] && !target.contains(&id) {
+                    target.push(id);
+                }
+            }
+            for &id in &kept {
+                if !target.contains(&id) {
+                    sells.push(OrderRequest::market(id, Side::Sell, ctx.position(id).quantity));
+                }
+            }
+            let k = Decimal::from(self.p.k);
+            let equity = ctx.equity();
+            let mut sized: Vec<(InstrumentId, Decimal)> = Vec::with_capacity(target.len());
+            for &id in &target {
+                let Some(bar) = bar_of(id) else { continue };
+                let lot = ctx.instruments()[id.index()].lot_size;
+                let delta = whole_lots(equity / k / bar.close, lot) - ctx.position(id).quantity;
+                sized.push((id, delta));
+            }
+            sized.sort_unstable_by_key(|(id, _)| *id);
+            for (id, delta) in sized {
+                if delta < Decimal::ZERO {
+                    sells.push(OrderRequest::market(id, Side::Sell, -delta));
+                } else if delta > Decimal::ZERO {
+                    buys.push(OrderRequest::market(id, Side::Buy, delta));
+                }
+            }
+        }
+        exits.extend(sells);
+        exits.extend(buys);
+        exits
+    }
+}
