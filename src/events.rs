@@ -12,6 +12,9 @@ pub struct MarketEvent {
     pub ts_init: UnixNanos,
     /// True for the last timestamp of the replay.
     pub last: bool,
+    /// Timestamps in flight (emitted, not yet settled) when this one was emitted, itself
+    /// included: never above the configured window.
+    pub in_flight: usize,
     pub bars: Vec<Bar>,
 }
 

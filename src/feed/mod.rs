@@ -62,6 +62,7 @@ impl ReplayCursor {
             ts_event,
             ts_init,
             last: self.next_step == self.data.timestamps.len(),
+            in_flight: 0,
             bars,
         })
     }
@@ -98,7 +99,8 @@ impl FeedState {
             return Err("feed started before it was connected".into());
         };
         while self.in_flight < self.window {
-            let Some(ev) = self.cursor.next_event() else { break };
+            let Some(mut ev) = self.cursor.next_event() else { break };
+            ev.in_flight = self.in_flight + 1;
             let ev = Arc::new(ev);
             peers.broker.send_message(BrokerMsg::Market(ev.clone()))?;
             peers.feature.send_message(FeatureMsg::Market(ev))?;

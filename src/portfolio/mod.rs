@@ -23,6 +23,8 @@ pub struct RunOutput {
     pub curve: Vec<(UnixNanos, Decimal)>,
     pub book: Portfolio,
     pub events: u64,
+    /// The most timestamps that were in flight at once (flow control at work).
+    pub max_in_flight: usize,
 }
 
 pub struct PortfolioActor;
@@ -48,6 +50,7 @@ pub struct PortfolioState {
     peers: Option<Box<Peers>>,
     bars: u64,
     events: u64,
+    max_in_flight: usize,
 }
 
 impl PortfolioState {
@@ -86,6 +89,7 @@ impl PortfolioState {
         let m = &report.market;
         self.book.mark(&m.bars);
         self.bars += m.bars.len() as u64;
+        self.max_in_flight = self.max_in_flight.max(m.in_flight);
         let equity = self.book.equity();
         self.curve.push((m.ts_event, equity));
         self.args.sink.equity(format!(
@@ -112,6 +116,7 @@ impl PortfolioState {
             curve: std::mem::take(&mut self.curve),
             book: self.book.clone(),
             events: self.events,
+            max_in_flight: self.max_in_flight,
         })
     }
 }
@@ -133,6 +138,7 @@ impl Actor for PortfolioActor {
             peers: None,
             bars: 0,
             events: 0,
+            max_in_flight: 0,
         })
     }
 

@@ -63,6 +63,8 @@ pub enum EngineError {
     Runtime(std::io::Error),
 }
 
+static RUN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 pub enum SupervisorMsg {
     Done(Box<RunOutput>),
 }
@@ -88,6 +90,8 @@ impl Actor for SupervisorActor {
         let tz = instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone);
         let first_ts = data.timestamps.first().copied().unwrap_or_default();
         let sup = myself.get_cell();
+        // ractor registers names process-wide: suffix them with a run id so runs can overlap.
+        let run = RUN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let progress = (setup.progress && data.timestamps.len() > 2_000).then(|| {
             let pb = indicatif::ProgressBar::new(data.timestamps.len() as u64);
             pb.set_style(
@@ -99,7 +103,7 @@ impl Actor for SupervisorActor {
         let fill_policy = setup.broker.fill_policy.as_str().to_string();
         let strategy_name = setup.strategy.name().to_string();
         let (portfolio, _) = Actor::spawn_linked(
-            Some("portfolio".into()),
+            Some(format!("portfolio-{run}")),
             PortfolioActor,
             PortfolioArgs {
                 initial_cash: setup.initial_cash,
@@ -113,19 +117,26 @@ impl Actor for SupervisorActor {
         )
         .await?;
         let broker_sim = BrokerSim::new(setup.broker, instruments.clone(), setup.initial_cash, data.daily);
-        let (broker, _) = Actor::spawn_linked(Some("broker".into()), BrokerActor, broker_sim, sup.clone()).await?;
+        let (broker, _) =
+            Actor::spawn_linked(Some(format!("broker-{run}")), BrokerActor, broker_sim, sup.clone()).await?;
         let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash);
-        let (strategy, _) = Actor::spawn_linked(Some("strategy".into()), StrategyActor, host, sup.clone()).await?;
-        let (model, _) = Actor::spawn_linked(Some("model".into()), ModelActor, (), sup.clone()).await?;
-        let (feature, _) =
-            Actor::spawn_linked(Some("feature".into()), FeatureActor, setup.features, sup.clone()).await?;
+        let (strategy, _) =
+            Actor::spawn_linked(Some(format!("strategy-{run}")), StrategyActor, host, sup.clone()).await?;
+        let (model, _) = Actor::spawn_linked(Some(format!("model-{run}")), ModelActor, (), sup.clone()).await?;
+        let (feature, _) = Actor::spawn_linked(
+            Some(format!("feature-{run}")),
+            FeatureActor,
+            setup.features,
+            sup.clone(),
+        )
+        .await?;
         let feed_args = FeedArgs {
             data,
             clock: SimulatedClock::new(first_ts),
             window: setup.window,
             progress,
         };
-        let (feed, _) = Actor::spawn_linked(Some("feed".into()), FeedActor, feed_args, sup).await?;
+        let (feed, _) = Actor::spawn_linked(Some(format!("feed-{run}")), FeedActor, feed_args, sup).await?;
         let peers = Peers {
             feed,
             feature,

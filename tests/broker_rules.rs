@@ -1,0 +1,395 @@
+//! Broker simulator rules: fill policies, order types and gap rules, costs, volume cap and
+//! partial fills, cash check, DAY expiry, orders open at the end.
+
+use kairos::broker::{BrokerConfig, BrokerSim, CashCheck, FillPolicy};
+use kairos::types::{
+    Bar, ClientOrderId, Decimal, Instrument, InstrumentId, OrderEvent, OrderRequest, Side, TimeInForce,
+};
+use rust_decimal_macros::dec;
+use std::sync::Arc;
+
+const A: InstrumentId = InstrumentId(0);
+const DAY: i64 = 86_400_000_000_000;
+
+fn instruments() -> Arc<Vec<Instrument>> {
+    Arc::new(vec![
+        Instrument {
+            id: A,
+            symbol: "A".into(),
+            time_zone: chrono_tz::America::New_York,
+            lot_size: dec!(1),
+            tick_size: dec!(0.01),
+            tradable: true,
+        },
+        Instrument {
+            id: InstrumentId(1),
+            symbol: "SPY".into(),
+            time_zone: chrono_tz::America::New_York,
+            lot_size: dec!(1),
+            tick_size: dec!(0.01),
+            tradable: false,
+        },
+    ])
+}
+
+/// A bar on day `d` (21:00 UTC = 16:00 New York).
+fn bar(d: i64, o: Decimal, h: Decimal, l: Decimal, c: Decimal, v: Decimal) -> Bar {
+    let ts = 1_609_794_000_000_000_000 + d * DAY;
+    Bar {
+        instrument_id: A,
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        volume: v,
+        ts_event: ts,
+        ts_init: ts,
+        seq: d as u64,
+    }
+}
+
+fn broker(cfg: BrokerConfig, cash: Decimal) -> BrokerSim {
+    BrokerSim::new(cfg, instruments(), cash, true)
+}
+
+fn fills(ev: &[OrderEvent]) -> Vec<(Decimal, Decimal)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            OrderEvent::Filled(f) => Some((f.quantity, f.price)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Submits `req` at the close of `b0` and matches it against `b1`.
+fn one(cfg: BrokerConfig, req: OrderRequest, b0: Bar, b1: Bar) -> Vec<OrderEvent> {
+    let mut br = broker(cfg, dec!(1000000));
+    let mut ev = Vec::new();
+    br.on_bars(&[b0], &mut ev);
+    br.submit(vec![(ClientOrderId(1), req)], b0.ts_event, &[b0], &mut ev);
+    br.on_bars(&[b1], &mut ev);
+    ev
+}
+
+#[test]
+fn fill_policies_for_market_orders() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10.5), dec!(1000));
+    let b1 = bar(1, dec!(10.2), dec!(11), dec!(9), dec!(10.7), dec!(1000));
+    let buy = OrderRequest::market(A, Side::Buy, dec!(10));
+    let p = |policy| {
+        let cfg = BrokerConfig {
+            fill_policy: policy,
+            ..BrokerConfig::default()
+        };
+        fills(&one(cfg, buy.clone(), b0, b1))
+    };
+    assert_eq!(p(FillPolicy::NextOpen), vec![(dec!(10), dec!(10.2))]);
+    assert_eq!(p(FillPolicy::NextClose), vec![(dec!(10), dec!(10.7))]);
+    assert_eq!(p(FillPolicy::SameClose), vec![(dec!(10), dec!(10.5))]);
+}
+
+#[test]
+fn limit_and_stop_gap_rules() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let cfg = BrokerConfig::default;
+    let q = dec!(5);
+    let case = |req: OrderRequest, o, h, l, c| fills(&one(cfg(), req, b0, bar(1, o, h, l, c, dec!(1000))));
+    // Limit buy 9.5: gap below opens at 9.2 (better price); touched inside the bar fills at 9.5.
+    assert_eq!(
+        case(
+            OrderRequest::limit(A, Side::Buy, q, dec!(9.5)),
+            dec!(9.2),
+            dec!(10),
+            dec!(9),
+            dec!(9.8)
+        ),
+        vec![(q, dec!(9.2))]
+    );
+    assert_eq!(
+        case(
+            OrderRequest::limit(A, Side::Buy, q, dec!(9.5)),
+            dec!(10),
+            dec!(10.5),
+            dec!(9.4),
+            dec!(10)
+        ),
+        vec![(q, dec!(9.5))]
+    );
+    assert!(case(
+        OrderRequest::limit(A, Side::Buy, q, dec!(9.5)),
+        dec!(10),
+        dec!(10.5),
+        dec!(9.6),
+        dec!(10)
+    )
+    .is_empty());
+    // Limit sell 10.5: gap above opens at 10.8; inside fills at 10.5.
+    assert_eq!(
+        case(
+            OrderRequest::limit(A, Side::Sell, q, dec!(10.5)),
+            dec!(10.8),
+            dec!(11),
+            dec!(10.6),
+            dec!(10.9)
+        ),
+        vec![(q, dec!(10.8))]
+    );
+    assert_eq!(
+        case(
+            OrderRequest::limit(A, Side::Sell, q, dec!(10.5)),
+            dec!(10),
+            dec!(10.6),
+            dec!(9.9),
+            dec!(10)
+        ),
+        vec![(q, dec!(10.5))]
+    );
+    // Stop buy 10.5: gap above fills at the open 10.8 (worse); inside at 10.5.
+    assert_eq!(
+        case(
+            OrderRequest::stop(A, Side::Buy, q, dec!(10.5)),
+            dec!(10.8),
+            dec!(11),
+            dec!(10.6),
+            dec!(10.9)
+        ),
+        vec![(q, dec!(10.8))]
+    );
+    assert_eq!(
+        case(
+            OrderRequest::stop(A, Side::Buy, q, dec!(10.5)),
+            dec!(10),
+            dec!(10.6),
+            dec!(9.9),
+            dec!(10)
+        ),
+        vec![(q, dec!(10.5))]
+    );
+    assert!(case(
+        OrderRequest::stop(A, Side::Buy, q, dec!(10.5)),
+        dec!(10),
+        dec!(10.4),
+        dec!(9.9),
+        dec!(10)
+    )
+    .is_empty());
+    // Stop sell 9.5: gap below at the open 9.2; inside at 9.5.
+    assert_eq!(
+        case(
+            OrderRequest::stop(A, Side::Sell, q, dec!(9.5)),
+            dec!(9.2),
+            dec!(9.4),
+            dec!(9),
+            dec!(9.3)
+        ),
+        vec![(q, dec!(9.2))]
+    );
+    assert_eq!(
+        case(
+            OrderRequest::stop(A, Side::Sell, q, dec!(9.5)),
+            dec!(10),
+            dec!(10.1),
+            dec!(9.4),
+            dec!(10)
+        ),
+        vec![(q, dec!(9.5))]
+    );
+    // Stop-limit buy (10.5, 10.6): triggered inside, stop <= limit: fills at 10.5.
+    let sl = |t, l| OrderRequest::stop_limit(A, Side::Buy, q, t, l);
+    assert_eq!(
+        case(sl(dec!(10.5), dec!(10.6)), dec!(10), dec!(10.7), dec!(9.9), dec!(10)),
+        vec![(q, dec!(10.5))]
+    );
+    // Gap through both stop and limit at the open 10.8: the limit 10.6 fills only if the bar
+    // comes back to it (low 10.55 <= 10.6: at 10.6); otherwise no fill.
+    assert_eq!(
+        case(
+            sl(dec!(10.5), dec!(10.6)),
+            dec!(10.8),
+            dec!(11),
+            dec!(10.55),
+            dec!(10.9)
+        ),
+        vec![(q, dec!(10.6))]
+    );
+    assert!(case(sl(dec!(10.5), dec!(10.6)), dec!(10.8), dec!(11), dec!(10.7), dec!(10.9)).is_empty());
+    // Limit below the stop, triggered inside the bar: path unknown, no fill in that bar...
+    let mut br = broker(cfg(), dec!(1000000));
+    let mut ev = Vec::new();
+    br.submit(
+        vec![(ClientOrderId(1), sl(dec!(10.5), dec!(10.2)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    br.on_bars(
+        &[bar(1, dec!(10), dec!(10.7), dec!(10.3), dec!(10.4), dec!(1000))],
+        &mut ev,
+    );
+    assert!(fills(&ev).is_empty());
+    // ...but it stays triggered and fills as a limit on a later bar.
+    br.on_bars(
+        &[bar(2, dec!(10.3), dec!(10.4), dec!(10.1), dec!(10.2), dec!(1000))],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev), vec![(q, dec!(10.2))]);
+}
+
+#[test]
+fn commissions_slippage_and_minimum() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let b1 = bar(1, dec!(20), dec!(21), dec!(19), dec!(20), dec!(1000));
+    let cfg = BrokerConfig {
+        commission_bps: dec!(10),
+        commission_per_share: dec!(0.01),
+        commission_min: dec!(1),
+        slippage_bps: dec!(50),
+        ..BrokerConfig::default()
+    };
+    let ev = one(cfg.clone(), OrderRequest::market(A, Side::Buy, dec!(100)), b0, b1);
+    let OrderEvent::Filled(f) = ev.iter().find(|e| matches!(e, OrderEvent::Filled(_))).expect("fill") else {
+        unreachable!()
+    };
+    // Buy slips up 0.5 %: 20.1. Commission 10 bps of 2010 + 1 per 100 shares = 2.01 + 1 = 3.01.
+    assert_eq!((f.price, f.commission, f.slippage), (dec!(20.1), dec!(3.01), dec!(10)));
+    let ev = one(cfg, OrderRequest::market(A, Side::Sell, dec!(1)), b0, b1);
+    let OrderEvent::Filled(f) = ev.iter().find(|e| matches!(e, OrderEvent::Filled(_))).expect("fill") else {
+        unreachable!()
+    };
+    // Sell slips down to 19.9; 1.99 bps-commission + 0.01 < minimum 1.
+    assert_eq!((f.price, f.commission), (dec!(19.9), dec!(1)));
+}
+
+#[test]
+fn volume_cap_gives_partial_fills_until_done_and_never_overfills() {
+    let cfg = BrokerConfig {
+        max_volume_fraction: Some(dec!(0.1)),
+        ..BrokerConfig::default()
+    };
+    let mut br = broker(cfg, dec!(1000000));
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let mut ev = Vec::new();
+    br.submit(
+        vec![(ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(250)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    for d in 1..=4 {
+        br.on_bars(&[bar(d, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000))], &mut ev);
+    }
+    let q: Vec<Decimal> = fills(&ev).iter().map(|f| f.0).collect();
+    assert_eq!(q, vec![dec!(100), dec!(100), dec!(50)]);
+    let leaves: Vec<Decimal> = ev
+        .iter()
+        .filter_map(|e| match e {
+            OrderEvent::Filled(f) => Some(f.leaves_quantity),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaves, vec![dec!(150), dec!(50), dec!(0)]);
+    assert_eq!(br.working_count(), 0);
+}
+
+#[test]
+fn cash_check_rejects_or_lets_cash_go_negative() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let b1 = bar(1, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let req = OrderRequest::market(A, Side::Buy, dec!(200));
+    let mut br = broker(BrokerConfig::default(), dec!(1000));
+    let mut ev = Vec::new();
+    br.submit(vec![(ClientOrderId(1), req.clone())], b0.ts_event, &[b0], &mut ev);
+    br.on_bars(&[b1], &mut ev);
+    assert!(matches!(ev.last(), Some(OrderEvent::Rejected(r)) if r.reason.contains("insufficient cash")));
+    assert_eq!(br.cash(), dec!(1000));
+    let mut br = broker(
+        BrokerConfig {
+            cash_check: CashCheck::AllowNegative,
+            ..BrokerConfig::default()
+        },
+        dec!(1000),
+    );
+    let mut ev = Vec::new();
+    br.submit(vec![(ClientOrderId(1), req)], b0.ts_event, &[b0], &mut ev);
+    br.on_bars(&[b1], &mut ev);
+    assert_eq!(br.cash(), dec!(-1000));
+}
+
+#[test]
+fn invalid_orders_are_rejected_with_a_reason() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let mut br = broker(BrokerConfig::default(), dec!(1000));
+    let mut ev = Vec::new();
+    let orders = vec![
+        (ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(0))),
+        (ClientOrderId(2), OrderRequest::market(A, Side::Buy, dec!(1.5))),
+        (
+            ClientOrderId(3),
+            OrderRequest::limit(A, Side::Buy, dec!(1), dec!(9.995)),
+        ),
+        (
+            ClientOrderId(4),
+            OrderRequest::market(InstrumentId(1), Side::Buy, dec!(1)),
+        ),
+        (
+            ClientOrderId(5),
+            OrderRequest::market(InstrumentId(9), Side::Buy, dec!(1)),
+        ),
+    ];
+    br.submit(orders, b0.ts_event, &[b0], &mut ev);
+    let reasons: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match e {
+            OrderEvent::Rejected(r) => Some(r.reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(reasons[0].contains("lot size") && reasons[1].contains("lot size"));
+    assert!(reasons[2].contains("tick size"));
+    assert!(reasons[3].contains("not traded"));
+    assert!(reasons[4].contains("unknown instrument"));
+}
+
+#[test]
+fn day_orders_expire_gtc_orders_stay_and_nothing_fills_after_the_end() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let mut br = broker(BrokerConfig::default(), dec!(1000000));
+    let mut ev = Vec::new();
+    let day = OrderRequest::limit(A, Side::Buy, dec!(1), dec!(5)).with_time_in_force(TimeInForce::Day);
+    let gtc = OrderRequest::limit(A, Side::Buy, dec!(1), dec!(5));
+    br.submit(
+        vec![(ClientOrderId(1), day), (ClientOrderId(2), gtc)],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    br.on_bars(&[bar(1, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000))], &mut ev);
+    assert!(
+        matches!(ev.last(), Some(OrderEvent::Canceled(c)) if c.order_id == ClientOrderId(1) && c.reason.contains("day"))
+    );
+    assert_eq!(br.working_count(), 1);
+    br.finish(b0.ts_event + 2 * DAY, &mut ev);
+    assert!(
+        matches!(ev.last(), Some(OrderEvent::Canceled(c)) if c.order_id == ClientOrderId(2) && c.reason == "end of data")
+    );
+    assert_eq!(br.working_count(), 0);
+    assert!(fills(&ev).is_empty());
+}
+
+#[test]
+fn an_order_waits_for_its_symbols_next_bar() {
+    let b0 = bar(0, dec!(10), dec!(11), dec!(9), dec!(10), dec!(1000));
+    let mut br = broker(BrokerConfig::default(), dec!(1000000));
+    let mut ev = Vec::new();
+    br.submit(
+        vec![(ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(1)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    br.on_bars(&[], &mut ev); // the symbol has no bar at this timestamp
+    assert!(fills(&ev).is_empty());
+    br.on_bars(&[bar(2, dec!(12), dec!(13), dec!(11), dec!(12), dec!(1000))], &mut ev);
+    assert_eq!(fills(&ev), vec![(dec!(1), dec!(12))]);
+}

@@ -1,0 +1,111 @@
+//! The command line end to end: synth data, backtest with overrides, outputs, errors.
+
+use std::process::Command;
+
+fn kairos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kairos"))
+}
+
+#[test]
+fn synth_then_backtest_writes_every_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let st = kairos()
+        .args([
+            "data",
+            "synth",
+            "--symbols",
+            "12",
+            "--days",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(&data)
+        .status()
+        .expect("run");
+    assert!(st.success());
+    assert!(data.join("SPY.csv").exists() && data.join("SYN011.csv").exists());
+    let out = dir.path().join("out");
+    let o = kairos()
+        .args(["backtest", "--config", "config/demo.toml", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("summary on stdout");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary")).expect("json");
+    assert_eq!(printed, file);
+    for key in [
+        "final_equity",
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "win_rate",
+        "profit_factor",
+        "trades",
+        "turnover",
+        "costs",
+        "bars",
+        "fill_policy",
+        "load_seconds",
+        "run_seconds",
+    ] {
+        assert!(file.get(key).is_some(), "summary.json lacks {key}");
+    }
+    assert_eq!(file["bars"], 13 * 300);
+    assert_eq!(file["fill_policy"], "next_open");
+    assert!(file["trades"].as_u64().expect("trades") > 0);
+    let fills = std::fs::read_to_string(out.join("fills.csv")).expect("fills");
+    assert!(fills.starts_with("date,symbol,side,qty,price,commission\n"));
+    let equity = std::fs::read_to_string(out.join("equity.csv")).expect("equity");
+    assert_eq!(equity.lines().count(), 301);
+    let events = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+    assert!(events
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+
+    // --strategy override, and same_close flagged as look-ahead prone.
+    let cfg = dir.path().join("sc.toml");
+    let text = std::fs::read_to_string("config/demo.toml")
+        .expect("demo")
+        .replace("\"next_open\"", "\"same_close\"");
+    std::fs::write(&cfg, text).expect("w");
+    let o = kairos()
+        .args(["backtest", "--strategy", "sma_cross", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("out2"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(s["strategy"], "sma_cross");
+    assert!(s["warnings"][0].as_str().expect("warning").contains("look-ahead"));
+}
+
+#[test]
+fn errors_are_messages_not_panics() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[data]\npath = \"x\"\nspeed = 9\n").expect("w");
+    let o = kairos().args(["backtest", "--config"]).arg(&bad).output().expect("run");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("speed") && !err.contains("panicked"), "{err}");
+    let o = kairos()
+        .args(["backtest", "--config", "config/topk.toml", "--data", "/nonexistent/dir"])
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/dir") && !err.contains("panicked"), "{err}");
+}
