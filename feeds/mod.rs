@@ -97,7 +97,9 @@ pub fn detect_layout(path: &Path) -> Result<Layout, FeedError> {
 /// [`FeedError`] naming the file (and row and field for a bad row under the `fail` policy).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
     let mut report = LoadReport::default();
-    let mut symbols: BTreeMap<String, SymbolRows> = BTreeMap::new();
+    // Each symbol is compacted to i64 columns as soon as its rows are read, so peak memory is
+    // the column store plus one file's rows.
+    let mut symbols: BTreeMap<String, Compact> = BTreeMap::new();
     let mut ctx = validate::Context::new(opts);
     match detect_layout(path)? {
         Layout::CsvDirectory => {
@@ -109,21 +111,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
                 });
             }
             for (symbol, file) in files {
-                let rows = tables::read_symbol_csv(&file, &symbol, &mut ctx, &mut report)?;
-                symbols.insert(symbol, rows);
+                let rows = tables::read_symbol_csv(&file, &mut ctx, &mut report)?;
+                symbols.insert(symbol, compact(rows));
                 report.files += 1;
             }
         }
-        Layout::LongCsv => {
-            tables::read_long(path, false, &mut ctx, &mut report, &mut symbols)?;
-            report.files = 1;
-        }
-        Layout::LongParquet => {
-            tables::read_long(path, true, &mut ctx, &mut report, &mut symbols)?;
+        layout => {
+            let mut rows: BTreeMap<String, SymbolRows> = BTreeMap::new();
+            tables::read_long(path, layout == Layout::LongParquet, &mut ctx, &mut report, &mut rows)?;
+            symbols.extend(rows.into_iter().map(|(s, r)| (s, compact(r))));
             report.files = 1;
         }
     }
-    symbols.retain(|_, rows| !rows.rows.is_empty());
+    symbols.retain(|_, c| !c.ts.is_empty());
     if symbols.is_empty() {
         return Err(FeedError::NoData {
             path: path.to_path_buf(),
@@ -169,36 +169,62 @@ fn mantissa(d: Decimal, scale: u32) -> i64 {
     i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
 }
 
+/// One symbol's bars as mantissas, with their timestamps (before calendar alignment).
+struct Compact {
+    ts: Vec<UnixNanos>,
+    series: Series,
+}
+
+fn compact(rows: SymbolRows) -> Compact {
+    let rows: Vec<ValidatedRow> = rows.rows;
+    let price_scale = common_scale(rows.iter().flat_map(|r| [&r.open, &r.high, &r.low, &r.close]));
+    let volume_scale = common_scale(rows.iter().map(|r| &r.volume));
+    let n = rows.len();
+    let mut s = Series {
+        price_scale,
+        volume_scale,
+        step: Vec::with_capacity(n),
+        open: Vec::with_capacity(n),
+        high: Vec::with_capacity(n),
+        low: Vec::with_capacity(n),
+        close: Vec::with_capacity(n),
+        volume: Vec::with_capacity(n),
+    };
+    let mut ts = Vec::with_capacity(n);
+    for r in &rows {
+        ts.push(r.ts);
+        s.open.push(mantissa(r.open, price_scale));
+        s.high.push(mantissa(r.high, price_scale));
+        s.low.push(mantissa(r.low, price_scale));
+        s.close.push(mantissa(r.close, price_scale));
+        s.volume.push(mantissa(r.volume, volume_scale));
+    }
+    Compact { ts, series: s }
+}
+
 /// Builds the column store: instruments in symbol order, one common calendar.
 fn assemble(
-    symbols: BTreeMap<String, SymbolRows>,
+    symbols: BTreeMap<String, Compact>,
     all_dates: bool,
     opts: &LoadOptions,
     mut report: LoadReport,
 ) -> MarketData {
-    let mut timestamps: Vec<UnixNanos> = symbols.values().flat_map(|s| s.rows.iter().map(|r| r.ts)).collect();
+    let mut timestamps: Vec<UnixNanos> = symbols.values().flat_map(|c| c.ts.iter().copied()).collect();
     timestamps.sort_unstable();
     timestamps.dedup();
+    timestamps.shrink_to_fit();
     let mut instruments = Vec::with_capacity(symbols.len());
     let mut series = Vec::with_capacity(symbols.len());
-    for (i, (symbol, rows)) in symbols.into_iter().enumerate() {
-        let rows: Vec<ValidatedRow> = rows.rows;
-        let price_scale = common_scale(rows.iter().flat_map(|r| [&r.open, &r.high, &r.low, &r.close]));
-        let volume_scale = common_scale(rows.iter().map(|r| &r.volume));
-        let mut s = Series {
-            price_scale,
-            volume_scale,
-            ..Series::default()
-        };
-        for r in &rows {
-            // Every row's timestamp is in the calendar by construction.
-            let step = timestamps.binary_search(&r.ts).unwrap_or_default();
-            s.step.push(step as u32);
-            s.open.push(mantissa(r.open, price_scale));
-            s.high.push(mantissa(r.high, price_scale));
-            s.low.push(mantissa(r.low, price_scale));
-            s.close.push(mantissa(r.close, price_scale));
-            s.volume.push(mantissa(r.volume, volume_scale));
+    for (i, (symbol, c)) in symbols.into_iter().enumerate() {
+        let mut s = c.series;
+        // Every timestamp is in the calendar by construction; both are sorted, so one merge
+        // walk maps them to steps.
+        let mut k = 0usize;
+        for ts in &c.ts {
+            while timestamps[k] < *ts {
+                k += 1;
+            }
+            s.step.push(k as u32);
         }
         if let (Some(first), Some(last)) = (s.step.first(), s.step.last()) {
             report.missing_bars += (last - first + 1) as usize - s.len();

@@ -133,12 +133,7 @@ fn row_label(parquet: bool, i: usize) -> String {
 }
 
 /// Reads `SYMBOL.csv` of the per-symbol layout.
-pub fn read_symbol_csv(
-    file: &Path,
-    _symbol: &str,
-    ctx: &mut Context<'_>,
-    report: &mut LoadReport,
-) -> Result<SymbolRows, FeedError> {
+pub fn read_symbol_csv(file: &Path, ctx: &mut Context<'_>, report: &mut LoadReport) -> Result<SymbolRows, FeedError> {
     let df = read_csv_text(file)?;
     let cols = Columns::of(&df, file, false)?;
     let mut rows = SymbolRows::default();

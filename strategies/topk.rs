@@ -108,7 +108,7 @@ impl Strategy for TopK {
         let mut held: Vec<InstrumentId> = ctx
             .open_positions()
             .filter(|p| p.is_long())
-            .filter_map(|p| p.instrument_id)
+            .map(|p| p.instrument_id)
             .collect();
         held.sort_unstable();
         self.stopped.iter_mut().for_each(|s| *s = false);

@@ -85,3 +85,44 @@ fn a_user_strategy_trades_and_sees_its_fills() {
     let curve: Vec<Decimal> = out.curve.iter().map(|(_, e)| *e).collect();
     assert_eq!(*seen, curve);
 }
+
+/// Fails on its tenth bar.
+struct Faulty;
+
+impl Strategy for Faulty {
+    fn name(&self) -> &str {
+        "faulty"
+    }
+    fn on_bars(&mut self, _bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
+        assert!(ctx.step() < 10, "deliberate failure at step 10");
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_failing_actor_ends_the_run_with_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("tmp");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 2,
+            days: 40,
+            ..SynthSpec::default()
+        },
+        dir.path(),
+    )
+    .expect("synth");
+    let data = Arc::new(kairos::feeds::load(dir.path(), &Default::default()).expect("load"));
+    let setup = RunSetup {
+        data,
+        strategy: Box::new(Faulty),
+        features: Box::new(kairos::feature::NoFeatures),
+        broker: Default::default(),
+        initial_cash: Decimal::from(1000),
+        window: 4,
+        out_dir: dir.path().join("out"),
+        event_log: false,
+        progress: false,
+    };
+    let err = run_blocking(setup, 2).expect_err("the strategy fails").to_string();
+    assert!(err.contains("strategy") && err.contains("failed"), "{err}");
+}

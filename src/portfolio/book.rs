@@ -40,7 +40,7 @@ impl Portfolio {
             cash: initial_cash,
             positions: (0..instruments)
                 .map(|i| Position {
-                    instrument_id: Some(InstrumentId(i as u32)),
+                    instrument_id: InstrumentId(i as u32),
                     ..Position::default()
                 })
                 .collect(),
@@ -121,14 +121,14 @@ impl Portfolio {
     /// Value of the positions at the latest marks (signed).
     pub fn net_exposure(&self) -> Decimal {
         self.open_positions()
-            .map(|p| p.quantity * self.last_price[p.instrument_id.map_or(0, |i| i.index())])
+            .map(|p| p.quantity * self.last_price[p.instrument_id.index()])
             .sum()
     }
 
     /// Sum of absolute position values.
     pub fn gross_exposure(&self) -> Decimal {
         self.open_positions()
-            .map(|p| (p.quantity * self.last_price[p.instrument_id.map_or(0, |i| i.index())]).abs())
+            .map(|p| (p.quantity * self.last_price[p.instrument_id.index()]).abs())
             .sum()
     }
 
@@ -145,7 +145,7 @@ impl Portfolio {
     /// Unrealized PnL of the open positions at the latest marks.
     pub fn unrealized_pnl(&self) -> Decimal {
         self.open_positions()
-            .map(|p| p.unrealized_pnl(self.last_price[p.instrument_id.map_or(0, |i| i.index())]))
+            .map(|p| p.unrealized_pnl(self.last_price[p.instrument_id.index()]))
             .sum()
     }
 }

@@ -135,3 +135,39 @@ pub fn summarize(
         run_seconds: 0.0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn figures_of_a_small_curve() {
+        // Initial 100; closes 110, 99, 121 over two years (timestamps 0, 1y, 1.5y, 2y).
+        let y = YEAR_NANOS as i64;
+        let curve = vec![
+            (0, dec!(110)),
+            (y, dec!(99)),
+            (y + y / 2, dec!(110)),
+            (2 * y, dec!(121)),
+        ];
+        let book = Portfolio::new(dec!(100), 1);
+        let s = summarize("x", &curve, &book, 4, "next_open");
+        assert!((s.total_return - 0.21).abs() < 1e-12);
+        assert!((s.cagr.expect("cagr") - (1.21f64.sqrt() - 1.0)).abs() < 1e-12);
+        // Peak 110, trough 99: 10 % drawdown.
+        assert!((s.max_drawdown - 0.1).abs() < 1e-12);
+        // Returns 0.1, -0.1, 1/9, 0.1: mean and sample sd, 1.5 periods per year.
+        let r = [0.1, -0.1, 1.0 / 9.0, 0.1];
+        let m = r.iter().sum::<f64>() / 4.0;
+        let sd = (r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 3.0).sqrt();
+        assert!((s.sharpe.expect("sharpe") - m / sd * 1.5f64.sqrt()).abs() < 1e-12);
+        let down = (0.01f64 / 4.0).sqrt();
+        assert!((s.sortino.expect("sortino") - m / down * 1.5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.final_equity_exact, dec!(121));
+        assert!(s.warnings.is_empty());
+        assert_eq!(s.win_rate, None);
+        let s = summarize("x", &curve, &book, 4, "same_close");
+        assert!(s.warnings[0].contains("look-ahead"));
+    }
+}

@@ -3,7 +3,7 @@ use std::fmt;
 
 /// Index of an instrument in the run's instrument table (symbols sorted by name), so the
 /// natural order of ids is the symbol order used for tie-breaking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct InstrumentId(pub u32);
 
 impl InstrumentId {

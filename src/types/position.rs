@@ -8,7 +8,7 @@ use serde::Serialize;
 /// fill that crosses through zero starts a new position at its own price.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Position {
-    pub instrument_id: Option<InstrumentId>,
+    pub instrument_id: InstrumentId,
     pub quantity: Decimal,
     pub avg_entry: Decimal,
     /// Realized PnL of this instrument over the whole run (before commissions).
