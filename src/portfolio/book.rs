@@ -127,9 +127,19 @@ impl Portfolio {
 
     /// Sum of absolute position values.
     pub fn gross_exposure(&self) -> Decimal {
-        self.open_positions()
-            .map(|p| (p.quantity * self.last_price[p.instrument_id.index()]).abs())
-            .sum()
+        self.exposures().0
+    }
+
+    /// `(gross, net)` exposure in one pass over the open positions.
+    pub fn exposures(&self) -> (Decimal, Decimal) {
+        let mut gross = Decimal::ZERO;
+        let mut net = Decimal::ZERO;
+        for p in self.open_positions() {
+            let v = p.quantity * self.last_price[p.instrument_id.index()];
+            gross += v.abs();
+            net += v;
+        }
+        (gross, net)
     }
 
     /// Cash plus the value of positions at the latest marks.

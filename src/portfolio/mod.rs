@@ -36,11 +36,22 @@ pub struct PortfolioArgs {
     pub sink: OutputSink,
     pub strategy_name: String,
     pub fill_policy: String,
+    /// Write `events.jsonl` (skipped entirely when off).
+    pub log_events: bool,
 }
 
 pub enum PortfolioMsg {
     Connect(Box<Peers>),
     Execution(Arc<ExecutionReport>),
+}
+
+/// One line of `events.jsonl`, serialized without building a JSON tree.
+#[derive(serde::Serialize)]
+struct LogLine<'a> {
+    step: u64,
+    phase: &'static str,
+    date: &'a str,
+    event: &'a OrderEvent,
 }
 
 pub struct PortfolioState {
@@ -51,30 +62,52 @@ pub struct PortfolioState {
     bars: u64,
     events: u64,
     max_in_flight: usize,
+    /// The last formatted timestamp: formatting is the costly part of every output line.
+    date_cache: (UnixNanos, String),
 }
 
 impl PortfolioState {
+    fn date(&mut self, ts: UnixNanos) -> String {
+        if self.date_cache.0 != ts || self.date_cache.1.is_empty() {
+            self.date_cache = (ts, self.args.time_format.format(ts));
+        }
+        self.date_cache.1.clone()
+    }
+
     fn log(&mut self, report: &ExecutionReport) {
         let phase = match report.phase {
             Phase::Intrabar => "intrabar",
             Phase::Close => "close",
             Phase::Final => "final",
         };
+        if report.events.is_empty() {
+            return;
+        }
+        let date = self.date(report.market.ts_event);
         for ev in &report.events {
             self.events += 1;
-            let line = serde_json::json!({
-                "step": report.step,
-                "phase": phase,
-                "date": self.args.time_format.format(report.market.ts_event),
-                "event": ev,
-            });
-            self.args.sink.event(line.to_string() + "\n");
+            let line = LogLine {
+                step: report.step,
+                phase,
+                date: &date,
+                event: ev,
+            };
+            if self.args.log_events {
+                let mut text = serde_json::to_string(&line).unwrap_or_default();
+                text.push('\n');
+                self.args.sink.event(text);
+            }
             if let OrderEvent::Filled(f) = ev {
                 self.book.apply_fill(f);
                 let symbol = &self.args.instruments[f.instrument_id.index()].symbol;
+                let fill_date = if f.ts_event == report.market.ts_event {
+                    date.clone()
+                } else {
+                    self.args.time_format.format(f.ts_event)
+                };
                 self.args.sink.fill(format!(
                     "{},{},{},{},{},{}\n",
-                    self.args.time_format.format(f.ts_event),
+                    fill_date,
                     symbol,
                     f.side.as_str(),
                     dec(f.quantity),
@@ -90,15 +123,17 @@ impl PortfolioState {
         self.book.mark(&m.bars);
         self.bars += m.bars.len() as u64;
         self.max_in_flight = self.max_in_flight.max(m.in_flight);
-        let equity = self.book.equity();
+        let (gross, net) = self.book.exposures();
+        let equity = self.book.cash() + net;
         self.curve.push((m.ts_event, equity));
+        let date = self.date(m.ts_event);
         self.args.sink.equity(format!(
             "{},{},{},{},{}\n",
-            self.args.time_format.format(m.ts_event),
+            date,
             dec(self.book.cash()),
             dec(equity),
-            dec(self.book.gross_exposure()),
-            dec(self.book.net_exposure())
+            dec(gross),
+            dec(net)
         ));
     }
 
@@ -139,6 +174,7 @@ impl Actor for PortfolioActor {
             bars: 0,
             events: 0,
             max_in_flight: 0,
+            date_cache: (0, String::new()),
         })
     }
 

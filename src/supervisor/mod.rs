@@ -112,6 +112,7 @@ impl Actor for SupervisorActor {
                 sink,
                 strategy_name,
                 fill_policy,
+                log_events: setup.event_log,
             },
             sup.clone(),
         )
