@@ -31,7 +31,9 @@ pub struct Summary {
     pub costs: Decimal,
     pub commissions: Decimal,
     pub slippage: Decimal,
+    /// Realized PnL before commissions, rounded to 8 decimals.
     pub realized_pnl: Decimal,
+    /// Unrealized PnL at the last marks, rounded to 8 decimals.
     pub unrealized_pnl: Decimal,
     pub bars: u64,
     pub timestamps: u64,
@@ -124,8 +126,9 @@ pub fn summarize(
         costs: book.commissions + book.slippage,
         commissions: book.commissions,
         slippage: book.slippage,
-        realized_pnl: book.realized_pnl(),
-        unrealized_pnl: book.unrealized_pnl(),
+        // PnL splits go through the average entry price, a 28-digit quotient: round for display.
+        realized_pnl: book.realized_pnl().round_dp(8).normalize(),
+        unrealized_pnl: book.unrealized_pnl().round_dp(8).normalize(),
         bars,
         timestamps: curve.len() as u64,
         fill_policy: fill_policy.to_string(),
