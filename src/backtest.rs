@@ -3,7 +3,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::data::MarketData;
-use crate::feature::NoFeatures;
+use crate::feature::{NoFeatures, TechnicalFeatures};
 use crate::feeds::{self, FeedError};
 use crate::output::write_summary;
 use crate::portfolio::RunOutput;
@@ -43,10 +43,16 @@ pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
 pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, BacktestError> {
     let strategy =
         crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::Invalid)?;
+    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled {
+        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
+        Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
+    } else {
+        Box::new(NoFeatures)
+    };
     let setup = RunSetup {
         data,
         strategy,
-        features: Box::new(NoFeatures),
+        features,
         broker: cfg.broker.clone(),
         initial_cash: cfg.portfolio.initial_cash,
         window: cfg.engine.window,

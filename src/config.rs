@@ -33,6 +33,17 @@ pub struct Config {
     pub strategy: StrategyConfig,
     #[serde(default)]
     pub output: OutputConfig,
+    #[serde(default)]
+    pub features: FeaturesConfig,
+}
+
+/// `[features]`: the feature actor's work.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Compute the feature library (`feature::library`) at every timestamp; strategies read it
+    /// through `StrategyContext::features`. The benchmark is `data.benchmark`.
+    pub enabled: bool,
 }
 
 /// `[data]`: where the bars are and how to read them.

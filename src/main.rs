@@ -26,6 +26,29 @@ enum Command {
     },
     /// Benchmark a configuration: engine throughput beside a minimal single-threaded loop.
     Bench(BenchArgs),
+    /// Compute the feature library over a dataset (through polars) and write it.
+    Features(FeaturesArgs),
+}
+
+#[derive(Args)]
+struct FeaturesArgs {
+    /// A directory of SYMBOL.csv files, or a long .csv/.parquet table.
+    #[arg(long)]
+    data: PathBuf,
+    /// The benchmark symbol (its returns feed the *_spy_* and *_relative_* features).
+    #[arg(long, default_value = "SPY")]
+    benchmark: String,
+    /// Output file: `symbol,date,<features>`, CSV or Parquet by extension.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write forward-return and alpha labels (h = 5, 10, 20) to this file.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[arg(long, default_value = "America/New_York")]
+    time_zone: String,
+    /// Skip (and count) bad rows instead of failing.
+    #[arg(long)]
+    skip_bad_rows: bool,
 }
 
 #[derive(Args)]
@@ -150,6 +173,7 @@ fn main() -> Result<()> {
             );
         }
         Command::Bench(a) => bench(a)?,
+        Command::Features(a) => features(a)?,
     }
     Ok(())
 }
@@ -205,6 +229,44 @@ fn bench(a: BenchArgs) -> Result<()> {
         "baseline_fills": b.fills,
     });
     println!("{report}");
+    Ok(())
+}
+
+fn features(a: FeaturesArgs) -> Result<()> {
+    use kairos::feeds::{BadRowPolicy, LoadOptions};
+    let tz: chrono_tz::Tz = a
+        .time_zone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {}", a.time_zone))?;
+    let opts = LoadOptions {
+        time_zone: tz,
+        policy: if a.skip_bad_rows {
+            BadRowPolicy::Skip
+        } else {
+            BadRowPolicy::Fail
+        },
+        benchmark: Some(a.benchmark.clone()),
+        ..LoadOptions::default()
+    };
+    let data = kairos::feeds::load(&a.data, &opts)?;
+    let bench = data.instrument_by_symbol(&a.benchmark).map(|i| i.id);
+    if bench.is_none() {
+        tracing::warn!(benchmark = %a.benchmark, "benchmark not in the data: its features are missing");
+    }
+    let fmt = kairos::output::TimeFormat { daily: data.daily, tz };
+    let df = kairos::feature::batch::batch_market(&data, bench)?;
+    let rows = df.height();
+    kairos::output::write_table(df, fmt, &a.out)?;
+    eprintln!(
+        "wrote {rows} rows x {} features to {}",
+        kairos::feature::library::N_FEATURES,
+        a.out.display()
+    );
+    if let Some(path) = a.labels {
+        let df = kairos::feature::labels::label_market(&data, bench, &kairos::feature::labels::HORIZONS)?;
+        kairos::output::write_table(df, fmt, &path)?;
+        eprintln!("wrote labels to {}", path.display());
+    }
     Ok(())
 }
 

@@ -109,3 +109,61 @@ fn errors_are_messages_not_panics() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/nonexistent/dir") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn features_command_writes_csv_and_parquet_with_empty_missing_fields() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let st = kairos()
+        .args(["data", "synth", "--symbols", "3", "--days", "80", "--out"])
+        .arg(&data)
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let csv = dir.path().join("f.csv");
+    let labels = dir.path().join("l.csv");
+    let o = kairos()
+        .args(["features", "--benchmark", "SPY", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&csv)
+        .arg("--labels")
+        .arg(&labels)
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.starts_with("symbol,date,1d_close_log_ret,5d_close_log_ret"),
+        "{header}"
+    );
+    assert_eq!(header.split(',').count(), 2 + kairos::feature::library::N_FEATURES);
+    let first = lines.next().expect("row");
+    assert!(
+        first.starts_with("SPY,2015-01-02,,"),
+        "missing values are empty fields: {first}"
+    );
+    assert_eq!(text.lines().count(), 1 + 4 * 80);
+    let l = std::fs::read_to_string(&labels).expect("labels");
+    assert!(
+        l.starts_with("symbol,date,fwd_ret_5,fwd_ret_10,fwd_ret_20,alpha_5,alpha_10,alpha_20\n"),
+        "{l:.80}"
+    );
+    assert_eq!(l.lines().count(), 1 + 3 * 80, "labels cover tradable symbols only");
+    let pq = dir.path().join("f.parquet");
+    let o = kairos()
+        .args(["features", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&pq)
+        .output()
+        .expect("run");
+    assert!(o.status.success());
+    use polars::prelude::SerReader;
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&pq).expect("pq"))
+        .finish()
+        .expect("read");
+    assert_eq!(df.height(), 4 * 80);
+}

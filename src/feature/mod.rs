@@ -1,6 +1,14 @@
 //! The feature actor: computes features for each timestamp with a [`FeatureEngine`] and passes
 //! the market event on to the model stage. With no feature set configured it only forwards.
 
+pub mod batch;
+pub mod indicators;
+pub mod labels;
+pub mod library;
+mod technical;
+
+pub use technical::{stream_market, TechnicalFeatures};
+
 use crate::events::{FeatureFrame, MarketEvent, SignalEvent};
 use crate::model::ModelMsg;
 use crate::supervisor::Peers;

@@ -144,3 +144,31 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("summary.json"), text + "\n")
 }
+
+/// Replaces the `ts` column of `df` by a formatted `date` column (second position, after
+/// `symbol`) and writes it as CSV (missing values as empty fields) or Parquet, by extension.
+///
+/// # Errors
+/// Polars or I/O errors.
+pub fn write_table(
+    mut df: polars::prelude::DataFrame,
+    fmt: TimeFormat,
+    path: &Path,
+) -> polars::prelude::PolarsResult<()> {
+    use polars::prelude::*;
+    let ts = df.column("ts")?.i64()?.clone();
+    let dates: Vec<Option<String>> = (0..ts.len()).map(|i| ts.get(i).map(|t| fmt.format(t))).collect();
+    df.drop_in_place("ts")?;
+    df.insert_column(1, Column::new("date".into(), dates))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = File::create(path)?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") | Some("pq") => {
+            ParquetWriter::new(file).finish(&mut df)?;
+        }
+        _ => CsvWriter::new(file).include_header(true).finish(&mut df)?,
+    }
+    Ok(())
+}
