@@ -44,6 +44,6 @@ fn alpha_is_clipped_to_three() {
     let data = kairos::feeds::load(dir.path(), &Default::default()).expect("load");
     let df = label_market(&data, None, &[1]).expect("labels");
     let a = df.column("alpha_1").expect("col").f64().expect("f64").clone();
-    let k = (0..df.height()).map(|i| a.get(i)).flatten().fold(f64::MIN, f64::max);
+    let k = (0..df.height()).filter_map(|i| a.get(i)).fold(f64::MIN, f64::max);
     assert_eq!(k, 3.0);
 }
