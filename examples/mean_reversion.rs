@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         data,
         strategy: Box::new(ThreeDownDays::default()),
         features: Box::new(kairos::feature::NoFeatures),
+        model: None,
         broker: kairos::broker::BrokerConfig {
             commission_bps: Decimal::from(1),
             slippage_bps: Decimal::from(2),

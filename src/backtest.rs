@@ -43,7 +43,36 @@ pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
 pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, BacktestError> {
     let strategy =
         crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::Invalid)?;
-    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled {
+    let source = cfg.model.source().map_err(BacktestError::Invalid)?;
+    let model = match source {
+        Some(src) => {
+            let names: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();
+            let fmt = crate::output::TimeFormat {
+                daily: data.daily,
+                tz: data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
+            };
+            std::fs::create_dir_all(&cfg.output.dir).map_err(|source| BacktestError::Summary {
+                dir: cfg.output.dir.clone(),
+                source,
+            })?;
+            let file =
+                std::fs::File::create(cfg.output.dir.join("signals.csv")).map_err(|source| BacktestError::Summary {
+                    dir: cfg.output.dir.clone(),
+                    source,
+                })?;
+            let label = move |id: crate::types::InstrumentId, ts: i64| (fmt.format(ts), names[id.index()].clone());
+            let thread = crate::model::infer::InferenceThread::spawn(
+                src,
+                &cfg.model.device,
+                cfg.model.threads,
+                Some((std::io::BufWriter::new(file), Box::new(label))),
+            )
+            .map_err(BacktestError::Invalid)?;
+            Some(crate::model::ModelRuntime::new(thread, &data.instruments).map_err(BacktestError::Invalid)?)
+        }
+        None => None,
+    };
+    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
         let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
         Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
     } else {
@@ -53,6 +82,7 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
         data,
         strategy,
         features,
+        model,
         broker: cfg.broker.clone(),
         initial_cash: cfg.portfolio.initial_cash,
         window: cfg.engine.window,

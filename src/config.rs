@@ -35,6 +35,56 @@ pub struct Config {
     pub output: OutputConfig,
     #[serde(default)]
     pub features: FeaturesConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+}
+
+/// `[model]`: the model the inference actor runs. Setting one turns the feature library on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// A native artifact directory made by `kairos train`.
+    pub artifact: Option<PathBuf>,
+    /// A TorchScript file exported from PyTorch...
+    pub torchscript: Option<PathBuf>,
+    /// ...and its scaler file (features, window, median, iqr).
+    pub scaler: Option<PathBuf>,
+    /// `cpu` or `cuda` (falls back to cpu).
+    pub device: String,
+    /// libtorch threads of the model thread.
+    pub threads: i32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            artifact: None,
+            torchscript: None,
+            scaler: None,
+            device: "cpu".into(),
+            threads: 1,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The configured model, if any.
+    ///
+    /// # Errors
+    /// Both kinds given, or a TorchScript model without its scaler.
+    pub fn source(&self) -> Result<Option<crate::model::infer::ModelSource>, String> {
+        use crate::model::infer::ModelSource;
+        match (&self.artifact, &self.torchscript, &self.scaler) {
+            (None, None, None) => Ok(None),
+            (Some(a), None, None) => Ok(Some(ModelSource::Artifact(a.clone()))),
+            (None, Some(m), Some(s)) => Ok(Some(ModelSource::TorchScript {
+                model: m.clone(),
+                scaler: s.clone(),
+            })),
+            (None, Some(_), None) => Err("model.scaler: a TorchScript model needs its scaler file".into()),
+            _ => Err("model: give either artifact, or torchscript with scaler".into()),
+        }
+    }
 }
 
 /// `[features]`: the feature actor's work.
@@ -190,6 +240,13 @@ impl Config {
             ));
         }
         self.broker.validate()?;
+        self.model.source()?;
+        if self.model.device != "cpu" && self.model.device != "cuda" {
+            return Err(format!("model.device: cpu or cuda, got {:?}", self.model.device));
+        }
+        if self.model.threads < 1 {
+            return Err("model.threads: must be at least 1".into());
+        }
         crate::strategies::build(&self.strategy.name, &self.strategy.params).map(|_| ())
     }
 
@@ -198,7 +255,14 @@ impl Config {
     /// # Errors
     /// `data.KEY: reason` for a bad time zone, session close, lot or tick size.
     pub fn load_options(&self) -> Result<LoadOptions, String> {
-        let d = &self.data;
+        Self::load_options_of(&self.data)
+    }
+
+    /// The loader options of a `[data]` section.
+    ///
+    /// # Errors
+    /// `data.KEY: reason` for a bad time zone, session close, lot or tick size.
+    pub fn load_options_of(d: &DataConfig) -> Result<LoadOptions, String> {
         let time_zone = d
             .time_zone
             .parse::<chrono_tz::Tz>()

@@ -28,6 +28,23 @@ enum Command {
     Bench(BenchArgs),
     /// Compute the feature library over a dataset (through polars) and write it.
     Features(FeaturesArgs),
+    /// Benchmark LSTM inference and training (the Kairos side; scripts/bench_model.sh compares).
+    BenchModel {
+        #[arg(long, default_value_t = 1)]
+        threads: i32,
+        #[arg(long, default_value_t = 10)]
+        reps: usize,
+    },
+    /// Walk-forward: train per test year on the years before, predict out of sample.
+    Walkforward {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Train a model (LSTM, attention-LSTM or ridge) from a TOML job file.
+    Train {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -174,6 +191,28 @@ fn main() -> Result<()> {
         }
         Command::Bench(a) => bench(a)?,
         Command::Features(a) => features(a)?,
+        Command::BenchModel { threads, reps } => {
+            for t in kairos::bench::bench_models(threads, reps) {
+                println!("{}", serde_json::to_string(&t)?);
+            }
+        }
+        Command::Walkforward { config } => {
+            let text = std::fs::read_to_string(&config).with_context(|| config.display().to_string())?;
+            let cfg: kairos::model::walkforward::WalkForwardConfig =
+                toml::from_str(&text).with_context(|| config.display().to_string())?;
+            let opts = Config::load_options_of(&cfg.data).map_err(anyhow::Error::msg)?;
+            let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+            let out = kairos::model::walkforward::run(&cfg, &data).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Train { config } => {
+            let cfg = kairos::model::job::TrainConfig::from_file(&config).map_err(anyhow::Error::msg)?;
+            let opts = Config::load_options_of(&cfg.data).map_err(anyhow::Error::msg)?;
+            let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+            let out = kairos::model::job::run(&cfg, &data).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            eprintln!("model written to {}", cfg.output.dir.display());
+        }
     }
     Ok(())
 }

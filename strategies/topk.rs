@@ -26,6 +26,17 @@ pub struct Params {
     pub rebalance_every: u64,
     pub stop_loss: f64,
     pub take_profit: f64,
+    /// What to rank by: `momentum` (SPEC.md S2) or `model` (the model actor's scores).
+    pub signal: Signal,
+}
+
+/// The ranking signal of `topk`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    #[default]
+    Momentum,
+    Model,
 }
 
 impl Default for Params {
@@ -37,6 +48,7 @@ impl Default for Params {
             rebalance_every: 5,
             stop_loss: 0.03,
             take_profit: 0.05,
+            signal: Signal::Momentum,
         }
     }
 }
@@ -127,10 +139,22 @@ impl Strategy for TopK {
         let t = ctx.step();
         if t >= lb as u64 && t % self.p.rebalance_every == 0 {
             self.ranked.clear();
-            for bar in bars {
-                let h = &self.history[bar.instrument_id.index()];
-                if ctx.instruments()[bar.instrument_id.index()].tradable && h.len() == lb + 1 {
-                    self.ranked.push((h[lb] / h[0] - 1.0, bar.instrument_id));
+            match (self.p.signal, ctx.scores()) {
+                (Signal::Model, Some(scores)) => {
+                    for &(id, score) in &scores.scores {
+                        if ctx.instruments()[id.index()].tradable && bar_of(id).is_some() && score.is_finite() {
+                            self.ranked.push((score, id));
+                        }
+                    }
+                }
+                (Signal::Model, None) => {}
+                (Signal::Momentum, _) => {
+                    for bar in bars {
+                        let h = &self.history[bar.instrument_id.index()];
+                        if ctx.instruments()[bar.instrument_id.index()].tradable && h.len() == lb + 1 {
+                            self.ranked.push((h[lb] / h[0] - 1.0, bar.instrument_id));
+                        }
+                    }
                 }
             }
             self.ranked.sort_unstable_by(|a, b| {

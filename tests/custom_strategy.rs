@@ -64,6 +64,7 @@ fn a_user_strategy_trades_and_sees_its_fills() {
             equity_seen: equity_seen.clone(),
         }),
         features: Box::new(kairos::feature::NoFeatures),
+        model: None,
         broker: kairos::broker::BrokerConfig {
             commission_bps: Decimal::from(1),
             ..Default::default()
@@ -116,6 +117,7 @@ fn a_failing_actor_ends_the_run_with_an_error_not_a_hang() {
         data,
         strategy: Box::new(Faulty),
         features: Box::new(kairos::feature::NoFeatures),
+        model: None,
         broker: Default::default(),
         initial_cash: Decimal::from(1000),
         window: 4,

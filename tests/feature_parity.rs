@@ -149,6 +149,7 @@ fn the_feature_actor_delivers_the_streaming_features_to_strategies() {
         data: data.clone(),
         strategy: Box::new(Recorder(seen.clone())),
         features: Box::new(kairos::feature::TechnicalFeatures::new(data.instruments.len(), bench)),
+        model: None,
         broker: Default::default(),
         initial_cash: rust_decimal::Decimal::from(1000),
         window: 8,

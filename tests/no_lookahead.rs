@@ -117,6 +117,7 @@ fn strategies_only_see_closed_bars_up_to_now() {
         data: data.clone(),
         strategy: Box::new(Spy(seen.clone())),
         features: Box::new(kairos::feature::NoFeatures),
+        model: None,
         broker: Default::default(),
         initial_cash: rust_decimal::Decimal::from(1000),
         window: 4,

@@ -39,6 +39,8 @@ pub struct RunSetup {
     pub data: Arc<MarketData>,
     pub strategy: Box<dyn Strategy>,
     pub features: Box<dyn FeatureEngine>,
+    /// The model the model actor runs (`None`: it passes events through).
+    pub model: Option<crate::model::ModelRuntime>,
     pub broker: BrokerConfig,
     pub initial_cash: Decimal,
     /// Maximum number of timestamps in flight (flow control).
@@ -123,7 +125,8 @@ impl Actor for SupervisorActor {
         let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash);
         let (strategy, _) =
             Actor::spawn_linked(Some(format!("strategy-{run}")), StrategyActor, host, sup.clone()).await?;
-        let (model, _) = Actor::spawn_linked(Some(format!("model-{run}")), ModelActor, (), sup.clone()).await?;
+        let (model, _) =
+            Actor::spawn_linked(Some(format!("model-{run}")), ModelActor, setup.model, sup.clone()).await?;
         let (feature, _) = Actor::spawn_linked(
             Some(format!("feature-{run}")),
             FeatureActor,

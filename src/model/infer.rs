@@ -1,0 +1,269 @@
+//! Inference on a dedicated thread: tch tensors are not `Sync` and a forward pass is heavy, so
+//! the model lives on its own thread (crossbeam hand-off) and never on the async workers.
+//!
+//! Three kinds of model: a native artifact (see [`super::artifact`]), a TorchScript file
+//! exported from PyTorch (input `[batch, window, features]` float32, output `[batch]` or
+//! `[batch, 1]`) with a scaler file beside it, or a ridge artifact.
+
+use super::artifact::{self, ModelMeta};
+use super::net::{ModelKind, Net};
+use super::ridge::Ridge;
+use super::scaler::RobustScaler;
+use crate::types::InstrumentId;
+use crossbeam_channel::{bounded, Sender};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// The scaler file that goes beside a TorchScript model: which library features, in which
+/// order, over how many bars, and how to scale them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScalerFile {
+    pub features: Vec<String>,
+    pub window: usize,
+    pub median: Vec<f64>,
+    pub iqr: Vec<f64>,
+}
+
+/// Where a model comes from.
+#[derive(Clone, Debug)]
+pub enum ModelSource {
+    /// A native artifact directory (`model.json` + `weights.safetensors`).
+    Artifact(PathBuf),
+    /// A TorchScript file and its scaler file.
+    TorchScript { model: PathBuf, scaler: PathBuf },
+}
+
+/// What the model needs as input.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    pub features: Vec<String>,
+    pub window: usize,
+    pub scaler: RobustScaler,
+}
+
+enum Scorer {
+    Native { net: Net, _vs: tch::nn::VarStore },
+    TorchScript(tch::CModule),
+    Ridge(Ridge),
+}
+
+impl Scorer {
+    /// Scores of `x` = `[batch, window, features]`.
+    fn run(&self, x: &Tensor) -> Result<Vec<f64>, String> {
+        let _guard = tch::no_grad_guard();
+        let y = match self {
+            Scorer::Native { net, .. } => net.forward(x, false),
+            Scorer::TorchScript(m) => m.forward_ts(&[x]).map_err(|e| format!("TorchScript forward: {e}"))?,
+            Scorer::Ridge(r) => {
+                let last = x.select(1, -1).to_kind(Kind::Double).to_device(Device::Cpu);
+                let rows = Vec::<Vec<f64>>::try_from(&last).map_err(|e| e.to_string())?;
+                let p: Vec<f64> = rows
+                    .iter()
+                    .map(|row| r.bias + r.weights.iter().zip(row).map(|(w, v)| w * v).sum::<f64>())
+                    .collect();
+                return Ok(p);
+            }
+        };
+        let y = y.to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1);
+        Vec::<f64>::try_from(&y).map_err(|e| e.to_string())
+    }
+}
+
+fn load(source: &ModelSource, device: Device) -> Result<(Scorer, InputSpec), String> {
+    match source {
+        ModelSource::Artifact(dir) => {
+            let meta: ModelMeta = artifact::load_meta(dir).map_err(|e| e.to_string())?;
+            let spec = InputSpec {
+                features: meta.features.clone(),
+                window: meta.window,
+                scaler: meta.scaler.clone(),
+            };
+            if meta.net.kind == ModelKind::Ridge {
+                let r = meta.ridge.clone().ok_or("ridge artifact without coefficients")?;
+                return Ok((Scorer::Ridge(r), spec));
+            }
+            let (_, vs, net) = artifact::load_net(dir, device).map_err(|e| e.to_string())?;
+            Ok((Scorer::Native { net, _vs: vs }, spec))
+        }
+        ModelSource::TorchScript { model, scaler } => {
+            let text = std::fs::read_to_string(scaler).map_err(|e| format!("{}: {e}", scaler.display()))?;
+            let s: ScalerFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", scaler.display()))?;
+            if s.median.len() != s.features.len() || s.iqr.len() != s.features.len() {
+                return Err(format!(
+                    "{}: median and iqr need one value per feature",
+                    scaler.display()
+                ));
+            }
+            super::dataset::feature_indices(&s.features).map_err(|e| format!("{}: {e}", scaler.display()))?;
+            let m = tch::CModule::load_on_device(model, device).map_err(|e| format!("{}: {e}", model.display()))?;
+            Ok((
+                Scorer::TorchScript(m),
+                InputSpec {
+                    features: s.features,
+                    window: s.window,
+                    scaler: RobustScaler {
+                        median: s.median,
+                        iqr: s.iqr,
+                    },
+                },
+            ))
+        }
+    }
+}
+
+/// Where scores are written: the file, and `(id, ts) -> (date, symbol)` for its text.
+pub type SignalSink = (
+    std::io::BufWriter<std::fs::File>,
+    Box<dyn Fn(InstrumentId, i64) -> (String, String) + Send>,
+);
+
+/// A batch to score: scaled windows, row-major `[window, features]` each.
+pub struct Job {
+    pub step: u64,
+    pub ts: i64,
+    pub inputs: Vec<(InstrumentId, Vec<f32>)>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Vec<(InstrumentId, f64)>, String>>,
+}
+
+/// The model thread.
+pub struct InferenceThread {
+    tx: Option<Sender<Job>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    pub input: InputSpec,
+    pub device: Device,
+}
+
+impl InferenceThread {
+    /// Loads the model on a new thread (`threads` libtorch threads; `device` `cpu` or `cuda`,
+    /// falling back to cpu). Each scored batch is also appended to `signals` (CSV
+    /// `date,symbol,score`) when given, with `name(id)` and `date(ts)` for the text.
+    ///
+    /// # Errors
+    /// The model or its scaler cannot be loaded.
+    pub fn spawn(
+        source: ModelSource,
+        device: &str,
+        threads: i32,
+        mut signals: Option<SignalSink>,
+    ) -> Result<Self, String> {
+        let device = super::train::device(device);
+        let (tx, rx) = bounded::<Job>(4);
+        let (ready_tx, ready_rx) = bounded::<Result<InputSpec, String>>(1);
+        let handle = std::thread::Builder::new()
+            .name("kairos-model".into())
+            .spawn(move || {
+                tch::set_num_threads(threads.max(1));
+                let (scorer, shape) = match load(&source, device) {
+                    Ok((s, spec)) => {
+                        let shape = (spec.window, spec.features.len());
+                        let _ = ready_tx.send(Ok(spec));
+                        (s, shape)
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                use std::io::Write;
+                if let Some((w, _)) = signals.as_mut() {
+                    let _ = w.write_all(b"date,symbol,score\n");
+                }
+                for job in rx {
+                    let result = score_job(&scorer, &job, shape, device);
+                    if let (Ok(scores), Some((w, name))) = (&result, signals.as_mut()) {
+                        for (id, s) in scores {
+                            let (date, sym) = name(*id, job.ts);
+                            let _ = writeln!(w, "{date},{sym},{s}");
+                        }
+                    }
+                    let _ = job.reply.send(result);
+                }
+                if let Some((w, _)) = signals.as_mut() {
+                    let _ = w.flush();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        let input = ready_rx.recv().map_err(|_| "the model thread stopped".to_string())??;
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+            input,
+            device,
+        })
+    }
+
+    /// Queues a job (blocks only while 4 jobs are already queued).
+    ///
+    /// # Errors
+    /// The model thread has stopped.
+    pub fn submit(&self, job: Job) -> Result<(), String> {
+        self.tx
+            .as_ref()
+            .ok_or("model thread closed")?
+            .send(job)
+            .map_err(|_| "the model thread stopped".to_string())
+    }
+}
+
+impl Drop for InferenceThread {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn score_job(
+    scorer: &Scorer,
+    job: &Job,
+    (w, f): (usize, usize),
+    device: Device,
+) -> Result<Vec<(InstrumentId, f64)>, String> {
+    if job.inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut flat = Vec::with_capacity(job.inputs.len() * w * f);
+    for (id, x) in &job.inputs {
+        if x.len() != w * f {
+            return Err(format!(
+                "window of {id} has {} values, the model takes {w} x {f}",
+                x.len()
+            ));
+        }
+        flat.extend_from_slice(x);
+    }
+    let x = Tensor::from_slice(&flat)
+        .view([job.inputs.len() as i64, w as i64, f as i64])
+        .to_device(device);
+    Ok(job.inputs.iter().map(|(id, _)| *id).zip(scorer.run(&x)?).collect())
+}
+
+/// Scores raw windows with a model loaded from `source` on the calling thread (tests and
+/// benchmarks): `x` is `[batch, window, features]` row-major, already scaled.
+///
+/// # Errors
+/// Loading or forward errors.
+pub fn score_windows(source: &ModelSource, x: &[f32], batch: usize, device: &str) -> Result<Vec<f64>, String> {
+    let device = super::train::device(device);
+    let (scorer, spec) = load(source, device)?;
+    let per = spec.window * spec.features.len();
+    if x.len() != batch * per {
+        return Err(format!("expected {} values, got {}", batch * per, x.len()));
+    }
+    let t = Tensor::from_slice(x)
+        .view([batch as i64, spec.window as i64, spec.features.len() as i64])
+        .to_device(device);
+    scorer.run(&t)
+}
+
+/// Reads a scaler file.
+///
+/// # Errors
+/// I/O or format errors.
+pub fn read_scaler(path: &Path) -> Result<ScalerFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,263 @@
+//! Training: AdamW on mini-batches, early stopping and a plateau learning-rate schedule driven
+//! by the validation split (which precedes the test period; test data never steer training),
+//! seeded and single-threaded by default so a seed gives the same weights every time.
+
+use super::dataset::{Dataset, Sample};
+use super::eval::{evaluate, Evaluation, Scored};
+use super::net::{Net, NetSpec};
+use super::ridge::Ridge;
+use crate::data::synth::Rng;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// `[train]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    pub seed: u64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Epochs without validation improvement before stopping.
+    pub patience: usize,
+    /// Learning rate factor after `lr_patience` epochs without improvement.
+    pub lr_factor: f64,
+    pub lr_patience: usize,
+    pub ridge_lambda: f64,
+    /// libtorch intra-op threads (1: deterministic and fastest beside other work).
+    pub threads: i32,
+    /// `cpu` or `cuda` (falls back to cpu when CUDA is not available).
+    pub device: String,
+    pub progress: bool,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            seed: 7,
+            epochs: 20,
+            batch_size: 256,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            patience: 4,
+            lr_factor: 0.5,
+            lr_patience: 2,
+            ridge_lambda: 10.0,
+            threads: 1,
+            device: "cpu".into(),
+            progress: true,
+        }
+    }
+}
+
+/// The device to use: CUDA only when asked for and available.
+pub fn device(name: &str) -> Device {
+    if name == "cuda" && tch::Cuda::is_available() {
+        Device::Cuda(0)
+    } else {
+        Device::Cpu
+    }
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Epoch {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+}
+
+/// What training did.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TrainReport {
+    pub epochs: Vec<Epoch>,
+    pub best_epoch: usize,
+    pub best_val_loss: f64,
+    pub stopped_early: bool,
+}
+
+fn windows(ds: &Dataset, samples: &[Sample], device: Device) -> (Tensor, Tensor) {
+    let (w, f) = (ds.window as i64, ds.n_features() as i64);
+    let mut x = Vec::with_capacity(samples.len() * (w * f) as usize);
+    for s in samples {
+        x.extend(ds.window_of(s));
+    }
+    let y: Vec<f32> = samples.iter().map(|s| s.label).collect();
+    (
+        Tensor::from_slice(&x)
+            .view([samples.len() as i64, w, f])
+            .to_device(device),
+        Tensor::from_slice(&y).to_device(device),
+    )
+}
+
+/// Predictions of a network for `samples` (eval mode, no gradient), in batches.
+pub fn predict(net: &Net, ds: &Dataset, samples: &[Sample], device: Device, batch: usize) -> Vec<f64> {
+    let _guard = tch::no_grad_guard();
+    let mut out = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(batch.max(1)) {
+        let (x, _) = windows(ds, chunk, device);
+        let y = net.forward(&x, false).to_kind(Kind::Double).to_device(Device::Cpu);
+        out.extend(Vec::<f64>::try_from(&y).unwrap_or_default());
+    }
+    out
+}
+
+fn mse(net: &Net, x: &Tensor, y: &Tensor, batch: i64) -> f64 {
+    let _guard = tch::no_grad_guard();
+    let n = y.size()[0];
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut total = 0.0;
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let p = net.forward(&x.narrow(0, start, len), false);
+        total += (p - y.narrow(0, start, len))
+            .square()
+            .sum(Kind::Double)
+            .double_value(&[]);
+        start += len;
+    }
+    total / n as f64
+}
+
+/// Trains a network on `ds.train`, early-stopping on `ds.val`. With `init`, starts from those
+/// weights (fine-tuning). Returns the best weights (by validation loss).
+///
+/// # Errors
+/// libtorch errors, or an empty training or validation split.
+pub fn train_net(
+    ds: &Dataset,
+    spec: NetSpec,
+    cfg: &TrainSettings,
+    init: Option<&nn::VarStore>,
+) -> Result<(nn::VarStore, Net, TrainReport), String> {
+    if ds.train.is_empty() || ds.val.is_empty() {
+        return Err(format!(
+            "empty split: {} training and {} validation samples",
+            ds.train.len(),
+            ds.val.len()
+        ));
+    }
+    tch::set_num_threads(cfg.threads.max(1));
+    tch::manual_seed(cfg.seed as i64);
+    let dev = device(&cfg.device);
+    let mut vs = nn::VarStore::new(dev);
+    let net = Net::new(&vs.root(), spec.clone());
+    if let Some(src) = init {
+        vs.copy(src)
+            .map_err(|e| format!("fine-tuning weights do not fit: {e}"))?;
+    }
+    // The best weights so far; `best_net` reads `best`'s variables, which `copy` updates in place.
+    let mut best = nn::VarStore::new(dev);
+    let best_net = Net::new(&best.root(), spec);
+    best.copy(&vs).map_err(|e| e.to_string())?;
+    let mut opt = nn::AdamW {
+        wd: cfg.weight_decay,
+        ..Default::default()
+    }
+    .build(&vs, cfg.lr)
+    .map_err(|e| e.to_string())?;
+    let (xt, yt) = windows(ds, &ds.train, dev);
+    let (xv, yv) = windows(ds, &ds.val, dev);
+    let n = ds.train.len();
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    let mut rng = Rng::new(cfg.seed);
+    let bs = cfg.batch_size.max(1) as i64;
+    let pb = if cfg.progress {
+        indicatif::ProgressBar::new(cfg.epochs as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("epoch {pos}/{len} {bar:30} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut lr = cfg.lr;
+    let mut report = TrainReport {
+        epochs: Vec::new(),
+        best_epoch: 0,
+        best_val_loss: f64::INFINITY,
+        stopped_early: false,
+    };
+    let (mut since_best, mut since_lr) = (0, 0);
+    for epoch in 1..=cfg.epochs {
+        let t0 = std::time::Instant::now();
+        for i in (1..n).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let perm = Tensor::from_slice(&order).to_device(dev);
+        let mut total = 0.0;
+        let mut start = 0i64;
+        while start < n as i64 {
+            let len = bs.min(n as i64 - start);
+            let idx = perm.narrow(0, start, len);
+            let pred = net.forward(&xt.index_select(0, &idx), true);
+            let loss = (pred - yt.index_select(0, &idx)).square().mean(Kind::Float);
+            opt.backward_step(&loss);
+            total += loss.double_value(&[]) * len as f64;
+            start += len;
+        }
+        let train_loss = total / n as f64;
+        let val_loss = mse(&net, &xv, &yv, 4096);
+        report.epochs.push(Epoch {
+            epoch,
+            train_loss,
+            val_loss,
+            lr,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        pb.set_message(format!("train {train_loss:.4} val {val_loss:.4} lr {lr:.1e}"));
+        pb.inc(1);
+        if val_loss < report.best_val_loss {
+            report.best_val_loss = val_loss;
+            report.best_epoch = epoch;
+            best.copy(&vs).map_err(|e| e.to_string())?;
+            since_best = 0;
+            since_lr = 0;
+        } else {
+            since_best += 1;
+            since_lr += 1;
+            if since_lr >= cfg.lr_patience {
+                lr *= cfg.lr_factor;
+                opt.set_lr(lr);
+                since_lr = 0;
+            }
+            if since_best >= cfg.patience {
+                report.stopped_early = true;
+                break;
+            }
+        }
+    }
+    pb.finish_and_clear();
+    Ok((best, best_net, report))
+}
+
+/// Fits the ridge baseline on the last rows of the training samples.
+pub fn train_ridge(ds: &Dataset, lambda: f64) -> Ridge {
+    let x: Vec<Vec<f32>> = ds.train.iter().map(|s| ds.last_row(s)).collect();
+    let y: Vec<f32> = ds.train.iter().map(|s| s.label).collect();
+    Ridge::fit(&x, &y, lambda)
+}
+
+/// Evaluates predictions against the samples' labels.
+pub fn score(samples: &[Sample], preds: &[f64]) -> Evaluation {
+    let scored: Vec<Scored> = samples
+        .iter()
+        .zip(preds)
+        .map(|(s, p)| Scored {
+            ts: s.ts,
+            symbol: s.symbol,
+            pred: *p,
+            label: f64::from(s.label),
+        })
+        .collect();
+    evaluate(&scored)
+}

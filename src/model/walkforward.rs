@@ -1,0 +1,141 @@
+//! `kairos walkforward --config FILE`: for each test year, train on the data up to the year
+//! before (its last `val_months` months as validation), predict the test year. Writes the
+//! out-of-sample predictions of the whole span (`oos_predictions.csv`) and per-year RMSE,
+//! directional accuracy and rank IC (mean, t) of the model and of the ridge baseline
+//! (`walkforward.json`); each year's artifact is kept in `year_YYYY/`.
+
+use super::eval::{evaluate, Evaluation, Scored};
+use super::job::{self, ModelSettings, Prediction, SplitSettings, TrainConfig, TrainOutput};
+use super::train::TrainSettings;
+use crate::config::DataConfig;
+use crate::data::MarketData;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `[walkforward]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkSettings {
+    pub first_test_year: i32,
+    pub last_test_year: i32,
+    #[serde(default = "six")]
+    pub val_months: u32,
+}
+
+fn six() -> u32 {
+    6
+}
+
+/// The walk-forward job file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkForwardConfig {
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelSettings,
+    #[serde(default)]
+    pub train: TrainSettings,
+    pub walkforward: WalkSettings,
+    pub output: TrainOutput,
+}
+
+/// One test year.
+#[derive(Clone, Debug, Serialize)]
+pub struct YearResult {
+    pub year: i32,
+    pub model: Evaluation,
+    pub baseline: Evaluation,
+}
+
+/// The whole walk-forward.
+#[derive(Clone, Debug, Serialize)]
+pub struct WalkForward {
+    pub years: Vec<YearResult>,
+    pub overall_model: Evaluation,
+    pub overall_baseline: Evaluation,
+}
+
+fn scored(p: &[Prediction]) -> Vec<Scored> {
+    p.iter()
+        .map(|p| Scored {
+            ts: p.ts,
+            symbol: p.symbol,
+            pred: p.pred,
+            label: p.label,
+        })
+        .collect()
+}
+
+/// Runs every year and writes the outputs.
+///
+/// # Errors
+/// Bad settings, training or I/O errors.
+pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForward, String> {
+    let w = &cfg.walkforward;
+    if w.first_test_year > w.last_test_year || w.val_months == 0 || w.val_months > 11 {
+        return Err("walkforward: need first_test_year <= last_test_year and 1 <= val_months <= 11".into());
+    }
+    std::fs::create_dir_all(&cfg.output.dir).map_err(|e| e.to_string())?;
+    let tz: chrono_tz::Tz = cfg
+        .data
+        .time_zone
+        .parse()
+        .map_err(|_| "data.time_zone: unknown".to_string())?;
+    let fmt = crate::output::TimeFormat { daily: data.daily, tz };
+    let mut years = Vec::new();
+    let (mut all_model, mut all_base) = (Vec::new(), Vec::new());
+    let mut csv = String::from("symbol,date,year,model,baseline,label\n");
+    for year in w.first_test_year..=w.last_test_year {
+        let job = TrainConfig {
+            data: cfg.data.clone(),
+            model: cfg.model.clone(),
+            train: cfg.train.clone(),
+            split: SplitSettings {
+                val_start: format!("{}-{:02}-01", year - 1, 13 - w.val_months),
+                test_start: format!("{year}-01-01"),
+                test_end: Some(format!("{}-01-01", year + 1)),
+            },
+            output: TrainOutput {
+                dir: cfg.output.dir.join(format!("year_{year}")),
+            },
+        };
+        job.validate()?;
+        let out = job::run(&job, data)?;
+        tracing::info!(
+            year,
+            ic = out.test.rank_ic_mean,
+            baseline_ic = out.baseline_test.rank_ic_mean,
+            "walk-forward year"
+        );
+        for (m, b) in out.test_predictions.iter().zip(&out.baseline_test_predictions) {
+            let _ = writeln!(
+                csv,
+                "{},{},{year},{},{},{}",
+                data.instruments[m.symbol].symbol,
+                fmt.format(m.ts),
+                m.pred,
+                b.pred,
+                m.label
+            );
+        }
+        all_model.extend(scored(&out.test_predictions));
+        all_base.extend(scored(&out.baseline_test_predictions));
+        years.push(YearResult {
+            year,
+            model: out.test,
+            baseline: out.baseline_test,
+        });
+    }
+    let result = WalkForward {
+        years,
+        overall_model: evaluate(&all_model),
+        overall_baseline: evaluate(&all_base),
+    };
+    let dir: PathBuf = cfg.output.dir.clone();
+    std::fs::write(dir.join("oos_predictions.csv"), csv).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("walkforward.json"), json + "\n").map_err(|e| e.to_string())?;
+    Ok(result)
+}

@@ -1,0 +1,177 @@
+//! Models: the planted signal is learned out of sample, nothing leaks across the split,
+//! fine-tuning starts from a pretrained artifact, and the inference actor scores exactly what
+//! the offline path scores.
+
+use kairos::data::synth::{self, SynthSpec};
+use kairos::model::job::{self, TrainConfig};
+use kairos::model::net::ModelKind;
+use std::path::Path;
+use std::sync::Arc;
+
+fn job(data: &Path, out: &Path, kind: &str, extra: &str) -> TrainConfig {
+    let text = format!(
+        r#"
+[data]
+path = "{}"
+[model]
+kind = "{kind}"
+window = 20
+hidden = 16
+layers = 1
+dropout = 0.0
+horizon = 5
+{extra}
+[train]
+seed = 11
+epochs = 8
+batch_size = 256
+lr = 0.003
+patience = 3
+progress = false
+[split]
+val_start = "2017-01-01"
+test_start = "2017-07-01"
+[output]
+dir = "{}"
+"#,
+        data.display(),
+        out.display()
+    );
+    let cfg: TrainConfig = toml::from_str(&text).expect("job");
+    cfg.validate().expect("valid");
+    cfg
+}
+
+fn market(dir: &Path, symbols: usize) -> Arc<kairos::data::MarketData> {
+    market_days(dir, symbols, 780)
+}
+
+fn market_days(dir: &Path, symbols: usize, days: usize) -> Arc<kairos::data::MarketData> {
+    market_with(
+        dir,
+        SynthSpec {
+            symbols,
+            days,
+            ..SynthSpec::default()
+        },
+    )
+}
+
+fn market_with(dir: &Path, spec: SynthSpec) -> Arc<kairos::data::MarketData> {
+    synth::write_csv_dir(&spec, dir).expect("synth");
+    Arc::new(kairos::feeds::load(dir, &Default::default()).expect("load"))
+}
+
+#[test]
+fn the_lstm_learns_the_planted_signal_out_of_sample() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A planted signal of 0.4 % a day per unit of latent: strong enough for an LSTM trained by
+    // MSE on a test-sized market (the default 0.15 % is found reliably by ridge only).
+    let spec = SynthSpec {
+        symbols: 80,
+        days: 1000,
+        kappa: 0.004,
+        ..SynthSpec::default()
+    };
+    let data = market_with(&dir.path().join("data"), spec);
+    let mut cfg = job(&dir.path().join("data"), &dir.path().join("lstm"), "lstm", "");
+    cfg.train.epochs = 10;
+    cfg.train.batch_size = 512;
+    let out = job::run(&cfg, &data).expect("train");
+    eprintln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    assert!(
+        out.samples[0] > 10_000 && out.samples[1] > 3_000 && out.samples[2] > 2_000,
+        "{:?}",
+        out.samples
+    );
+    let t = &out.test;
+    assert!(
+        t.rank_ic_mean > 0.1 && t.rank_ic_t > 5.0,
+        "out-of-sample rank IC {} (t {})",
+        t.rank_ic_mean,
+        t.rank_ic_t
+    );
+    assert!(t.directional_accuracy > 0.5, "{}", t.directional_accuracy);
+    // The baseline is reported beside it.
+    assert!(out.baseline_test.n == t.n && out.baseline_test.rank_ic_mean.is_finite());
+    let training = out.training.expect("training report");
+    assert!(training.best_val_loss.is_finite() && training.best_epoch >= 1);
+    assert!(dir.path().join("lstm/weights.safetensors").exists() && dir.path().join("lstm/model.json").exists());
+}
+
+#[test]
+fn changing_data_after_the_split_does_not_change_the_model() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = dir.path().join("a");
+    let data_a = market(&a, 12);
+    // B: the same market, every price from the test start on multiplied by 3.
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(&b).expect("mkdir");
+    for e in std::fs::read_dir(&a).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.extension().and_then(|x| x.to_str()) != Some("csv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("read");
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                if f[0] >= "2017-07-01" && f[0] != "date" {
+                    let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("num") * 3.0);
+                    format!("{},{},{},{},{},{}", f[0], x(f[1]), x(f[2]), x(f[3]), x(f[4]), f[5])
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(b.join(p.file_name().expect("name")), out.join("\n") + "\n").expect("write");
+    }
+    let data_b = Arc::new(kairos::feeds::load(&b, &Default::default()).expect("load"));
+    let ra = job::run(&job(&a, &dir.path().join("ma"), "lstm", ""), &data_a).expect("a");
+    let rb = job::run(&job(&b, &dir.path().join("mb"), "lstm", ""), &data_b).expect("b");
+    let wa = std::fs::read(dir.path().join("ma/weights.safetensors")).expect("wa");
+    let wb = std::fs::read(dir.path().join("mb/weights.safetensors")).expect("wb");
+    assert!(wa == wb, "weights differ although only post-split data changed");
+    let ma = kairos::model::artifact::load_meta(&dir.path().join("ma")).expect("meta a");
+    let mb = kairos::model::artifact::load_meta(&dir.path().join("mb")).expect("meta b");
+    assert_eq!(ma.scaler, mb.scaler);
+    let losses = |r: &job::TrainOutcome| -> Vec<(usize, f64, f64, f64)> {
+        r.training
+            .as_ref()
+            .expect("report")
+            .epochs
+            .iter()
+            .map(|e| (e.epoch, e.train_loss, e.val_loss, e.lr))
+            .collect()
+    };
+    assert_eq!(
+        losses(&ra),
+        losses(&rb),
+        "the same training path (wall-clock seconds aside)"
+    );
+    assert_eq!(ra.validation, rb.validation);
+    assert_ne!(ra.test, rb.test, "the test period itself did change");
+}
+
+#[test]
+fn attention_lstm_ridge_and_fine_tuning_through_the_same_command() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("data"), 10);
+    let d = dir.path().join("data");
+    let att = job::run(&job(&d, &dir.path().join("att"), "attention_lstm", ""), &data).expect("attention");
+    assert_eq!(att.kind, ModelKind::AttentionLstm);
+    let ridge = job::run(&job(&d, &dir.path().join("ridge"), "ridge", ""), &data).expect("ridge");
+    assert!(ridge.training.is_none() && ridge.test.n > 0);
+    let pre = dir.path().join("pre");
+    job::run(&job(&d, &pre, "lstm", ""), &data).expect("pretrain");
+    let extra = format!("symbols = [\"SYN003\"]\ninit_from = \"{}\"", pre.display());
+    let fine = job::run(&job(&d, &dir.path().join("fine"), "lstm", &extra), &data).expect("fine-tune");
+    assert!(fine.samples[0] < 600, "one symbol only: {:?}", fine.samples);
+    let pre_meta = kairos::model::artifact::load_meta(&pre).expect("pre");
+    let fine_meta = kairos::model::artifact::load_meta(&dir.path().join("fine")).expect("fine");
+    assert_eq!(
+        pre_meta.scaler, fine_meta.scaler,
+        "fine-tuning keeps the pretrained scaler"
+    );
+}
