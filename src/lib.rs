@@ -10,8 +10,8 @@
 //! | actor | folder | core | does |
 //! |---|---|---|---|
 //! | market-data feed | [`feed`] | [`feed::ReplayCursor`] | replays bars one timestamp at a time; owns the simulated clock; flow control |
-//! | feature | [`feature`] | [`feature::FeatureEngine`] | computes features (none configured: forwards) |
-//! | model inference | [`model`] | (pass-through until a model is configured) | scores |
+//! | feature | [`feature`] | [`feature::FeatureEngine`] | the feature library, O(1) per bar (or forwards) |
+//! | model inference | [`model`] | [`model::infer::InferenceThread`] | batched LSTM / TorchScript scores on a dedicated thread |
 //! | strategy host | [`strategy`] | [`strategy::StrategyHost`] | runs a user [`strategy::Strategy`] at each close |
 //! | broker simulator | [`broker`] | [`broker::BrokerSim`] | accepts, matches and fills orders with costs |
 //! | portfolio | [`portfolio`] | [`portfolio::Portfolio`] | the account of record; equity; outputs |
@@ -32,6 +32,11 @@
 //! [`feeds`] loads per-symbol CSV directories and long CSV/Parquet tables through polars with
 //! row-level validation; [`data`] keeps them as a compact column store; [`data::synth`] makes a
 //! seeded synthetic market. Built-in strategies live in [`strategies`].
+//!
+//! ## Models
+//! [`feature::library`] defines the features, [`feature::batch`] computes them through polars
+//! for datasets, [`feature::labels`] the labels; [`model::job`] trains (tch), [`model::walkforward`]
+//! evaluates out of sample, [`model::infer`] serves native and TorchScript models.
 
 pub mod backtest;
 pub mod bench;

@@ -97,6 +97,54 @@ fn the_lstm_learns_the_planted_signal_out_of_sample() {
     let training = out.training.expect("training report");
     assert!(training.best_val_loss.is_finite() && training.best_epoch >= 1);
     assert!(dir.path().join("lstm/weights.safetensors").exists() && dir.path().join("lstm/model.json").exists());
+    // Permutation importance: one row per input, most important first; the planted signal
+    // is a persistent drift, so a trend feature (a return or a gap to a moving average) leads
+    // and shuffling it costs IC.
+    let imp = std::fs::read_to_string(dir.path().join("lstm/importance.csv")).expect("importance.csv");
+    let rows: Vec<Vec<&str>> = imp.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert!(imp.starts_with("feature,ic_drop,loss_increase\n"));
+    assert_eq!(rows.len(), cfg.model.features.len());
+    let drops: Vec<f64> = rows.iter().map(|r| r[1].parse().expect("ic_drop")).collect();
+    assert!(drops.windows(2).all(|w| w[0] >= w[1]), "sorted by IC drop");
+    let trend = rows[0][0].contains("ret") || rows[0][0].contains("gap");
+    assert!(trend && drops[0] > 0.02, "top feature {} drop {}", rows[0][0], drops[0]);
+}
+
+#[test]
+fn walk_forward_predicts_each_year_out_of_sample_with_the_baseline_beside() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market_with(
+        &d,
+        SynthSpec {
+            symbols: 12,
+            days: 1000,
+            kappa: 0.004,
+            ..SynthSpec::default()
+        },
+    );
+    let text = format!(
+        "[data]\npath = \"{}\"\n[model]\nwindow = 10\nhidden = 8\nlayers = 1\n[train]\nepochs = 3\nprogress = false\n[walkforward]\nfirst_test_year = 2017\nlast_test_year = 2018\nval_months = 6\n[output]\ndir = \"{}\"\n",
+        d.display(),
+        dir.path().join("wf").display()
+    );
+    let cfg: kairos::model::walkforward::WalkForwardConfig = toml::from_str(&text).expect("config");
+    let wf = kairos::model::walkforward::run(&cfg, &data).expect("walk-forward");
+    assert_eq!(wf.years.iter().map(|y| y.year).collect::<Vec<_>>(), vec![2017, 2018]);
+    for y in &wf.years {
+        assert!(y.model.n > 1000 && y.model.n == y.baseline.n, "{y:?}");
+        assert!(y.model.rmse.is_finite() && y.model.rank_ic_t.is_finite() && y.baseline.directional_accuracy > 0.0);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("wf/oos_predictions.csv")).expect("csv");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), wf.years.iter().map(|y| y.model.n).sum::<usize>());
+    // Each prediction lies in its test year: nothing is predicted in-sample.
+    assert!(rows.iter().all(|r| {
+        let f: Vec<&str> = r.split(',').collect();
+        f[1].starts_with(f[2])
+    }));
+    assert_eq!(wf.overall_model.n, rows.len());
+    assert!(dir.path().join("wf/walkforward.json").exists() && dir.path().join("wf/year_2018/model.json").exists());
 }
 
 #[test]
