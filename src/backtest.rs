@@ -44,6 +44,16 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
     let strategy =
         crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::Invalid)?;
     let source = cfg.model.source().map_err(BacktestError::Invalid)?;
+    #[cfg(not(feature = "torch"))]
+    let model: Option<crate::model::ModelRuntime> = match source {
+        Some(_) => {
+            return Err(BacktestError::Invalid(
+                "model: this build has no `torch` feature".into(),
+            ))
+        }
+        None => None,
+    };
+    #[cfg(feature = "torch")]
     let model = match source {
         Some(src) => {
             let names: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();

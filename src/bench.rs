@@ -214,15 +214,24 @@ pub fn baseline_sma_cross(data: &MarketData, p: &sma_cross::Params, cash0: f64, 
     Baseline { final_equity: e, fills }
 }
 
+fn status_kb(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Peak resident memory of this process in bytes (`VmHWM`), when the OS tells.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Resident memory of this process now (`VmRSS`), when the OS tells.
+pub fn rss_bytes() -> Option<u64> {
+    status_kb("VmRSS:").map(|kb| kb * 1024)
 }
 
 /// One inference or training measurement.
+#[cfg(feature = "torch")]
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ModelTiming {
     pub what: String,
@@ -234,6 +243,7 @@ pub struct ModelTiming {
     pub sequences_per_second: f64,
 }
 
+#[cfg(feature = "torch")]
 /// Forward passes of an LSTM (16 features, 1 layer) at batch 500 for windows 30/60 and hidden
 /// 16/64, and one training epoch (10,240 sequences, batch 256, AdamW) per shape: the Kairos side
 /// of `scripts/bench_model.sh` (PyTorch runs the same shapes in Python).

@@ -72,8 +72,8 @@ impl ModelConfig {
     ///
     /// # Errors
     /// Both kinds given, or a TorchScript model without its scaler.
-    pub fn source(&self) -> Result<Option<crate::model::infer::ModelSource>, String> {
-        use crate::model::infer::ModelSource;
+    pub fn source(&self) -> Result<Option<crate::model::ModelSource>, String> {
+        use crate::model::ModelSource;
         match (&self.artifact, &self.torchscript, &self.scaler) {
             (None, None, None) => Ok(None),
             (Some(a), None, None) => Ok(Some(ModelSource::Artifact(a.clone()))),

@@ -29,6 +29,7 @@ enum Command {
     /// Compute the feature library over a dataset (through polars) and write it.
     Features(FeaturesArgs),
     /// Benchmark LSTM inference and training (the Kairos side; scripts/bench_model.sh compares).
+    #[cfg(feature = "torch")]
     BenchModel {
         #[arg(long, default_value_t = 1)]
         threads: i32,
@@ -36,11 +37,13 @@ enum Command {
         reps: usize,
     },
     /// Walk-forward: train per test year on the years before, predict out of sample.
+    #[cfg(feature = "torch")]
     Walkforward {
         #[arg(long)]
         config: PathBuf,
     },
     /// Train a model (LSTM, attention-LSTM or ridge) from a TOML job file.
+    #[cfg(feature = "torch")]
     Train {
         #[arg(long)]
         config: PathBuf,
@@ -191,11 +194,13 @@ fn main() -> Result<()> {
         }
         Command::Bench(a) => bench(a)?,
         Command::Features(a) => features(a)?,
+        #[cfg(feature = "torch")]
         Command::BenchModel { threads, reps } => {
             for t in kairos::bench::bench_models(threads, reps) {
                 println!("{}", serde_json::to_string(&t)?);
             }
         }
+        #[cfg(feature = "torch")]
         Command::Walkforward { config } => {
             let text = std::fs::read_to_string(&config).with_context(|| config.display().to_string())?;
             let cfg: kairos::model::walkforward::WalkForwardConfig =
@@ -205,6 +210,7 @@ fn main() -> Result<()> {
             let out = kairos::model::walkforward::run(&cfg, &data).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        #[cfg(feature = "torch")]
         Command::Train { config } => {
             let cfg = kairos::model::job::TrainConfig::from_file(&config).map_err(anyhow::Error::msg)?;
             let opts = Config::load_options_of(&cfg.data).map_err(anyhow::Error::msg)?;
@@ -218,6 +224,7 @@ fn main() -> Result<()> {
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
+    let start_rss = kairos::bench::rss_bytes();
     let tmp = std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id()));
     let mut cfg = load_config(&a.config, Some(a.data), Some(tmp.clone()), None, a.threads)?;
     cfg.engine.progress = false;
@@ -262,6 +269,8 @@ fn bench(a: BenchArgs) -> Result<()> {
         "baseline_bars_per_second": bars / best_base,
         "engine_over_baseline_time": best_engine / best_base,
         "peak_rss_mb": kairos::bench::peak_rss_bytes().map(|b| b as f64 / 1048576.0),
+        "rss_at_start_mb": start_rss.map(|b| b as f64 / 1048576.0),
+        "torch_linked": cfg!(feature = "torch"),
         "engine_final_equity": engine_equity,
         "baseline_final_equity": b.final_equity,
         "engine_fills": engine_fills,

@@ -1,6 +1,7 @@
 //! The model-inference actor in a backtest: it scores every symbol with a full window, the
 //! scores it writes to signals.csv are the offline scores of the same windows, a `topk`
 //! strategy trades on them, TorchScript models run the same way, and runs are deterministic.
+#![cfg(feature = "torch")]
 
 use kairos::data::synth::{self, SynthSpec};
 use kairos::feature::library::FEATURE_NAMES;

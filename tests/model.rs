@@ -1,6 +1,7 @@
 //! Models: the planted signal is learned out of sample, nothing leaks across the split,
 //! fine-tuning starts from a pretrained artifact, and the inference actor scores exactly what
 //! the offline path scores.
+#![cfg(feature = "torch")]
 
 use kairos::data::synth::{self, SynthSpec};
 use kairos::model::job::{self, TrainConfig};

@@ -1,6 +1,7 @@
 //! TorchScript models exported from PyTorch (tests/fixtures, made by
 //! scripts/export_torchscript_fixture.py) give PyTorch's outputs in Kairos within 1e-5, for a
 //! traced `[batch, 1]` model and a scripted `[batch]` one.
+#![cfg(feature = "torch")]
 
 use kairos::model::infer::{score_windows, ModelSource};
 use std::path::PathBuf;

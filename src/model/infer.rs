@@ -12,7 +12,7 @@ use super::scaler::RobustScaler;
 use crate::types::InstrumentId;
 use crossbeam_channel::{bounded, Sender};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 /// The scaler file that goes beside a TorchScript model: which library features, in which
@@ -26,14 +26,7 @@ pub struct ScalerFile {
     pub iqr: Vec<f64>,
 }
 
-/// Where a model comes from.
-#[derive(Clone, Debug)]
-pub enum ModelSource {
-    /// A native artifact directory (`model.json` + `weights.safetensors`).
-    Artifact(PathBuf),
-    /// A TorchScript file and its scaler file.
-    TorchScript { model: PathBuf, scaler: PathBuf },
-}
+pub use super::ModelSource;
 
 /// What the model needs as input.
 #[derive(Clone, Debug)]

@@ -5,16 +5,23 @@
 //! timestamp to the model thread ([`infer::InferenceThread`]: one batched forward pass, off the
 //! async workers) and attaches the scores to the event for the strategy.
 
+#[cfg(feature = "torch")]
 pub mod artifact;
 pub mod dataset;
 pub mod eval;
+#[cfg(feature = "torch")]
 pub mod importance;
+#[cfg(feature = "torch")]
 pub mod infer;
+#[cfg(feature = "torch")]
 pub mod job;
+#[cfg(feature = "torch")]
 pub mod net;
 pub mod ridge;
 pub mod scaler;
+#[cfg(feature = "torch")]
 pub mod train;
+#[cfg(feature = "torch")]
 pub mod walkforward;
 
 use crate::events::{Scores, SignalEvent};
@@ -22,10 +29,24 @@ use crate::strategy::StrategyMsg;
 use crate::supervisor::Peers;
 use crate::types::InstrumentId;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+#[cfg(feature = "torch")]
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// Where a model comes from.
+#[derive(Clone, Debug)]
+pub enum ModelSource {
+    /// A native artifact directory (`model.json` + `weights.safetensors`).
+    Artifact(std::path::PathBuf),
+    /// A TorchScript file and its scaler file.
+    TorchScript {
+        model: std::path::PathBuf,
+        scaler: std::path::PathBuf,
+    },
+}
+
 /// A loaded model and the rolling input windows of every symbol.
+#[cfg(feature = "torch")]
 pub struct ModelRuntime {
     thread: infer::InferenceThread,
     /// Library indices of the model's inputs, in the model's order.
@@ -34,6 +55,18 @@ pub struct ModelRuntime {
     tradable: Vec<bool>,
 }
 
+/// Without the `torch` feature no model can be loaded: the runtime cannot exist.
+#[cfg(not(feature = "torch"))]
+pub enum ModelRuntime {}
+
+#[cfg(not(feature = "torch"))]
+impl ModelRuntime {
+    async fn score(&mut self, _ev: &SignalEvent) -> Result<Vec<(InstrumentId, f64)>, String> {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "torch")]
 impl ModelRuntime {
     /// Wraps a started inference thread for `instruments`.
     ///
@@ -75,6 +108,23 @@ impl ModelRuntime {
         }
         inputs
     }
+
+    /// Scores of every symbol with a full window at this timestamp: one batched forward pass
+    /// on the model thread, awaited here without blocking the async workers.
+    async fn score(&mut self, ev: &SignalEvent) -> Result<Vec<(InstrumentId, f64)>, String> {
+        let inputs = self.update(ev);
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.thread.submit(infer::Job {
+            step: ev.market.step,
+            ts: ev.market.ts_event,
+            inputs,
+            reply: tx,
+        })?;
+        rx.await.map_err(|_| "the model thread stopped".to_string())?
+    }
 }
 
 pub struct ModelActor;
@@ -112,20 +162,7 @@ impl Actor for ModelActor {
             ModelMsg::Connect(p) => state.peers = Some(p),
             ModelMsg::Features(mut ev) => {
                 if let Some(rt) = state.runtime.as_mut() {
-                    let inputs = rt.update(&ev);
-                    let scores = if inputs.is_empty() {
-                        Vec::new()
-                    } else {
-                        // The forward pass runs on the model thread; this task only awaits it.
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        rt.thread.submit(infer::Job {
-                            step: ev.market.step,
-                            ts: ev.market.ts_event,
-                            inputs,
-                            reply: tx,
-                        })?;
-                        rx.await.map_err(|_| "the model thread stopped")??
-                    };
+                    let scores = rt.score(&ev).await?;
                     ev.scores = Some(Arc::new(Scores { scores }));
                 }
                 let peers = state.peers.as_ref().ok_or("model actor not connected")?;
