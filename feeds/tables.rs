@@ -32,7 +32,24 @@ fn read_csv_text(file: &Path) -> Result<DataFrame, FeedError> {
         .with_infer_schema_length(Some(0))
         .try_into_reader_with_file_path(Some(file.to_path_buf()))
         .and_then(|r| r.finish())
-        .map_err(|e| table_err(file, e))
+        .map_err(|e| ragged_line(file).unwrap_or_else(|| table_err(file, e)))
+}
+
+/// On a read error, finds the first line whose number of fields differs from the header's, so
+/// the message can name it (polars' own message has no row).
+fn ragged_line(file: &Path) -> Option<FeedError> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut lines = text.lines();
+    let width = lines.next()?.split(',').count();
+    lines.enumerate().find_map(|(i, l)| {
+        let n = l.split(',').count();
+        (n != width && !l.trim().is_empty()).then(|| FeedError::BadRow {
+            file: file.to_path_buf(),
+            row: format!("line {}", i + 2),
+            field: "*",
+            reason: format!("{n} fields, the header has {width}"),
+        })
+    })
 }
 
 fn read_parquet_text(file: &Path) -> Result<DataFrame, FeedError> {

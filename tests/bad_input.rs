@@ -114,7 +114,11 @@ fn file_level_faults_are_errors_even_under_skip() {
 fn a_row_with_too_many_fields_is_reported_not_panicked() {
     let dir = fixture("2021-01-06,10,11,9,10,100,7,8");
     let err = feeds::load(dir.path(), &opts(BadRowPolicy::Fail)).expect_err("malformed");
-    assert!(err.to_string().contains("B.csv"), "{err}");
+    let m = err.to_string();
+    assert!(
+        m.contains("B.csv") && m.contains("line 4") && m.contains("8 fields, the header has 6"),
+        "{m}"
+    );
 }
 
 #[test]
