@@ -33,6 +33,25 @@ pub struct StrategyContext<'a> {
 }
 
 impl<'a> StrategyContext<'a> {
+    /// The view at `now`: equity is marked from `book` as it stands.
+    pub(crate) fn new(
+        step: u64,
+        now: UnixNanos,
+        instruments: &'a [Instrument],
+        book: &'a Portfolio,
+        signals: Option<&'a crate::events::SignalEvent>,
+    ) -> Self {
+        Self {
+            step,
+            now,
+            instruments,
+            book,
+            equity: book.equity(),
+            features: signals.and_then(|s| s.features.as_deref()),
+            scores: signals.and_then(|s| s.scores.as_deref()),
+        }
+    }
+
     /// Index of the current timestamp in the replay (0-based).
     pub fn step(&self) -> u64 {
         self.step

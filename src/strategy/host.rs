@@ -45,15 +45,7 @@ impl StrategyHost {
                     book,
                     ..
                 } = self;
-                let ctx = StrategyContext {
-                    step: report.step,
-                    now: fill.ts_event,
-                    instruments,
-                    book,
-                    equity: book.equity(),
-                    features: None,
-                    scores: None,
-                };
+                let ctx = StrategyContext::new(report.step, fill.ts_event, instruments, book, None);
                 strategy.on_fill(fill, &ctx);
             }
         }
@@ -70,15 +62,7 @@ impl StrategyHost {
             started,
             ..
         } = self;
-        let ctx = StrategyContext {
-            step: market.step,
-            now: market.ts_event,
-            instruments,
-            book,
-            equity: book.equity(),
-            features: signals.features.as_deref(),
-            scores: signals.scores.as_deref(),
-        };
+        let ctx = StrategyContext::new(market.step, market.ts_event, instruments, book, Some(signals));
         if !*started {
             strategy.on_start(&ctx);
             *started = true;
