@@ -181,29 +181,14 @@ fn features_at_t_do_not_depend_on_bars_after_t() {
         &a,
     )
     .expect("synth");
-    std::fs::create_dir_all(&b).expect("mkdir");
     // B: every bar after row 150 has its prices doubled and volume tripled.
-    for e in std::fs::read_dir(&a).expect("dir") {
-        let p = e.expect("entry").path();
-        if p.extension().and_then(|x| x.to_str()) != Some("csv") {
-            continue;
+    common::rewrite_market(&a, &b, |i, f| {
+        if i > 150 {
+            common::scaled(f, 2.0, 3)
+        } else {
+            f.join(",")
         }
-        let text = std::fs::read_to_string(&p).expect("read");
-        let out: Vec<String> = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                if i <= 151 {
-                    return l.to_string();
-                }
-                let f: Vec<&str> = l.split(',').collect();
-                let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("num") * 2.0);
-                let v = f[5].parse::<u64>().expect("volume") * 3;
-                format!("{},{},{},{},{},{v}", f[0], x(f[1]), x(f[2]), x(f[3]), x(f[4]))
-            })
-            .collect();
-        std::fs::write(b.join(p.file_name().expect("name")), out.join("\n") + "\n").expect("write");
-    }
+    });
     let load = |d: &std::path::Path| Arc::new(kairos::feeds::load(d, &Default::default()).expect("load"));
     let (da, db) = (load(&a), load(&b));
     let bench = da.instrument_by_symbol("SPY").map(|i| i.id);

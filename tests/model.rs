@@ -3,6 +3,8 @@
 //! the offline path scores.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use kairos::data::synth::{self, SynthSpec};
 use kairos::model::job::{self, TrainConfig};
 use kairos::model::net::ModelKind;
@@ -155,27 +157,13 @@ fn changing_data_after_the_split_does_not_change_the_model() {
     let data_a = market(&a, 12);
     // B: the same market, every price from the test start on multiplied by 3.
     let b = dir.path().join("b");
-    std::fs::create_dir_all(&b).expect("mkdir");
-    for e in std::fs::read_dir(&a).expect("dir") {
-        let p = e.expect("entry").path();
-        if p.extension().and_then(|x| x.to_str()) != Some("csv") {
-            continue;
+    common::rewrite_market(&a, &b, |_, f| {
+        if f[0] >= "2017-07-01" {
+            common::scaled(f, 3.0, 1)
+        } else {
+            f.join(",")
         }
-        let text = std::fs::read_to_string(&p).expect("read");
-        let out: Vec<String> = text
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                if f[0] >= "2017-07-01" && f[0] != "date" {
-                    let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("num") * 3.0);
-                    format!("{},{},{},{},{},{}", f[0], x(f[1]), x(f[2]), x(f[3]), x(f[4]), f[5])
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect();
-        std::fs::write(b.join(p.file_name().expect("name")), out.join("\n") + "\n").expect("write");
-    }
+    });
     let data_b = Arc::new(kairos::feeds::load(&b, &Default::default()).expect("load"));
     let ra = job::run(&job(&a, &dir.path().join("ma"), "lstm", ""), &data_a).expect("a");
     let rb = job::run(&job(&b, &dir.path().join("mb"), "lstm", ""), &data_b).expect("b");

@@ -35,35 +35,14 @@ fn future_data_does_not_change_past_decisions() {
         ..SynthSpec::default()
     };
     synth::write_csv_dir(&spec, &a).expect("synth");
-    std::fs::create_dir_all(&b).expect("mkdir");
-    // Copy, multiplying every price after row 200 by 3 (a different future).
-    for e in std::fs::read_dir(&a).expect("dir") {
-        let p = e.expect("entry").path();
-        if p.extension().and_then(|x| x.to_str()) != Some("csv") {
-            continue;
+    // A different future: every price after row 200 times 3.
+    common::rewrite_market(&a, &b, |i, f| {
+        if i >= 200 {
+            common::scaled(f, 3.0, 1)
+        } else {
+            f.join(",")
         }
-        let text = std::fs::read_to_string(&p).expect("read");
-        let mut out = String::new();
-        for (i, line) in text.lines().enumerate() {
-            if i > 200 {
-                let f: Vec<&str> = line.split(',').collect();
-                let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("num") * 3.0);
-                out.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    f[0],
-                    x(f[1]),
-                    x(f[2]),
-                    x(f[3]),
-                    x(f[4]),
-                    f[5]
-                ));
-            } else {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        std::fs::write(b.join(p.file_name().expect("name")), out).expect("write");
-    }
+    });
     let ra = kairos::backtest::run(&common::config(CONFIG, &a, &dir.path().join("oa"))).expect("run a");
     let rb = kairos::backtest::run(&common::config(CONFIG, &b, &dir.path().join("ob"))).expect("run b");
     let cutoff_date = std::fs::read_to_string(a.join("SPY.csv"))

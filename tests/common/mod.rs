@@ -55,3 +55,29 @@ pub fn fills(out: &Path) -> Vec<Vec<String>> {
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
 }
+
+/// Copies every `.csv` of `src` into `dst`, passing each data row `(index from 0, fields)` through
+/// `f` (the header is kept).
+pub fn rewrite_market(src: &Path, dst: &Path, f: impl Fn(usize, &[&str]) -> String) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.extension().and_then(|x| x.to_str()) != Some("csv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("read");
+        let mut lines = text.lines();
+        let mut out = vec![lines.next().expect("header").to_string()];
+        for (i, l) in lines.enumerate() {
+            out.push(f(i, &l.split(',').collect::<Vec<_>>()));
+        }
+        std::fs::write(dst.join(p.file_name().expect("name")), out.join("\n") + "\n").expect("write");
+    }
+}
+
+/// A `date,open,high,low,close,volume` row with prices times `p` and volume times `v`.
+pub fn scaled(f: &[&str], p: f64, v: u64) -> String {
+    let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("price") * p);
+    let vol = f[5].parse::<u64>().expect("volume") * v;
+    format!("{},{},{},{},{},{vol}", f[0], x(f[1]), x(f[2]), x(f[3]), x(f[4]))
+}
