@@ -23,8 +23,8 @@ pub enum BacktestError {
     Feed(#[from] FeedError),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("cannot write the summary in {dir}: {source}")]
-    Summary { dir: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// Loads the configured data.
@@ -61,13 +61,13 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
                 daily: data.daily,
                 tz: data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
             };
-            std::fs::create_dir_all(&cfg.output.dir).map_err(|source| BacktestError::Summary {
-                dir: cfg.output.dir.clone(),
+            std::fs::create_dir_all(&cfg.output.dir).map_err(|source| BacktestError::Write {
+                path: cfg.output.dir.clone(),
                 source,
             })?;
             let file =
-                std::fs::File::create(cfg.output.dir.join("signals.csv")).map_err(|source| BacktestError::Summary {
-                    dir: cfg.output.dir.clone(),
+                std::fs::File::create(cfg.output.dir.join("signals.csv")).map_err(|source| BacktestError::Write {
+                    path: cfg.output.dir.join("signals.csv"),
                     source,
                 })?;
             let label = move |id: crate::types::InstrumentId, ts: i64| (fmt.format(ts), names[id.index()].clone());
@@ -124,8 +124,8 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
     out.summary.run_seconds = t1.elapsed().as_secs_f64();
     out.summary.load_seconds = load_seconds;
     out.summary.data = report;
-    write_summary(&cfg.output.dir, &out.summary).map_err(|source| BacktestError::Summary {
-        dir: cfg.output.dir.clone(),
+    write_summary(&cfg.output.dir, &out.summary).map_err(|source| BacktestError::Write {
+        path: cfg.output.dir.join("summary.json"),
         source,
     })?;
     tracing::info!(

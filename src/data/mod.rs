@@ -33,15 +33,21 @@ impl Series {
     }
     /// Closes as `f64` (for indicators and baselines).
     pub fn closes_f64(&self) -> Vec<f64> {
-        let p = 10f64.powi(self.price_scale as i32);
-        self.close.iter().map(|&m| m as f64 / p).collect()
+        to_f64(&self.close, self.price_scale)
     }
     /// Opens as `f64`.
     pub fn opens_f64(&self) -> Vec<f64> {
-        let p = 10f64.powi(self.price_scale as i32);
-        self.open.iter().map(|&m| m as f64 / p).collect()
+        to_f64(&self.open, self.price_scale)
     }
 }
+
+/// Mantissas at `scale` decimals as `f64` (correctly rounded while they fit 53 bits).
+pub fn to_f64(mantissas: &[i64], scale: u32) -> Vec<f64> {
+    let p = 10f64.powi(scale as i32);
+    mantissas.iter().map(|&m| m as f64 / p).collect()
+}
+
+impl Series {}
 
 /// What loading found and did, for the run summary.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -78,9 +78,8 @@ fn rsi(n: usize, idx: Expr) -> Expr {
 /// One symbol's bars as a frame: `ts, open, high, low, close, volume` (f64 prices).
 pub fn symbol_frame(data: &MarketData, i: usize) -> PolarsResult<DataFrame> {
     let s = &data.series[i];
-    let ps = 10f64.powi(s.price_scale as i32);
-    let vs = 10f64.powi(s.volume_scale as i32);
-    let f = |v: &[i64], p: f64| v.iter().map(|&m| m as f64 / p).collect::<Vec<f64>>();
+    let (ps, vs) = (s.price_scale, s.volume_scale);
+    let f = crate::data::to_f64;
     let ts: Vec<i64> = s.step.iter().map(|&k| data.timestamps[k as usize]).collect();
     df!(
         "ts" => ts,

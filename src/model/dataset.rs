@@ -51,7 +51,6 @@ pub struct Dataset {
     pub horizon: usize,
     /// Unscaled selected features, per instrument and bar.
     pub raw: Vec<Vec<Vec<Option<f64>>>>,
-    pub ts: Vec<Vec<UnixNanos>>,
     pub scaler: RobustScaler,
     pub train: Vec<Sample>,
     pub val: Vec<Sample>,
@@ -212,7 +211,6 @@ impl Dataset {
             window,
             horizon,
             raw,
-            ts,
             scaler,
             train,
             val,

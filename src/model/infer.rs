@@ -52,11 +52,7 @@ impl Scorer {
             Scorer::Ridge(r) => {
                 let last = x.select(1, -1).to_kind(Kind::Double).to_device(Device::Cpu);
                 let rows = Vec::<Vec<f64>>::try_from(&last).map_err(|e| e.to_string())?;
-                let p: Vec<f64> = rows
-                    .iter()
-                    .map(|row| r.bias + r.weights.iter().zip(row).map(|(w, v)| w * v).sum::<f64>())
-                    .collect();
-                return Ok(p);
+                return Ok(rows.iter().map(|row| r.predict(row)).collect());
             }
         };
         let y = y.to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1);

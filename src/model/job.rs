@@ -10,7 +10,7 @@ use super::dataset::{Dataset, DatasetSpec, LabelKind, Splits};
 use super::eval::Evaluation;
 use super::importance::{permutation_importance, write_csv};
 use super::net::{ModelKind, NetSpec};
-use super::train::{predict, score, train_net, train_ridge, TrainReport, TrainSettings};
+use super::train::{forward, predict, score, train_net, train_ridge, TrainReport, TrainSettings};
 use crate::config::DataConfig;
 use crate::types::UnixNanos;
 use chrono::{NaiveDate, TimeZone};
@@ -152,22 +152,6 @@ fn predictions(samples: &[super::dataset::Sample], preds: &[f64]) -> Vec<Predict
         .collect()
 }
 
-/// Predictions of a network on a window tensor, in batches, without gradients.
-fn net_predict(net: &super::net::Net, x: &tch::Tensor, dev: tch::Device) -> Vec<f64> {
-    let _guard = tch::no_grad_guard();
-    let n = x.size()[0];
-    let mut out = Vec::with_capacity(n as usize);
-    let mut start = 0;
-    while start < n {
-        let len = 4096.min(n - start);
-        let y = net.forward(&x.narrow(0, start, len).to_device(dev), false);
-        let y = y.to_kind(tch::Kind::Double).to_device(tch::Device::Cpu);
-        out.extend(Vec::<f64>::try_from(&y).unwrap_or_default());
-        start += len;
-    }
-    out
-}
-
 /// The timestamp where `date` begins in `tz`.
 ///
 /// # Errors
@@ -291,9 +275,7 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         artifact::save(&cfg.output.dir, &meta, None).map_err(|e| e.to_string())?;
         let last_rows = |x: &tch::Tensor| -> Vec<f64> {
             let rows = Vec::<Vec<f64>>::try_from(&x.select(1, -1).to_kind(tch::Kind::Double)).unwrap_or_default();
-            rows.iter()
-                .map(|r| ridge.bias + ridge.weights.iter().zip(r).map(|(w, v)| w * v).sum::<f64>())
-                .collect()
+            rows.iter().map(|r| ridge.predict(r)).collect()
         };
         let imp = permutation_importance(&ds, &ds.val, &last_rows, cfg.train.seed);
         write_csv(&importance_path, &imp).map_err(|e| e.to_string())?;
@@ -332,7 +314,7 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         meta.validation = Some(validation.clone());
         meta.test = Some(test.clone());
         artifact::save(&cfg.output.dir, &meta, Some(&vs)).map_err(|e| e.to_string())?;
-        let imp = permutation_importance(&ds, &ds.val, &|x| net_predict(&net, x, dev), cfg.train.seed);
+        let imp = permutation_importance(&ds, &ds.val, &|x| forward(&net, x, dev), cfg.train.seed);
         write_csv(&importance_path, &imp).map_err(|e| e.to_string())?;
         (Some(report), validation, test, predictions(&ds.test, &test_pred))
     };

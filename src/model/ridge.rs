@@ -48,15 +48,9 @@ impl Ridge {
         Self { weights, bias, lambda }
     }
 
-    /// Prediction for one row.
-    pub fn predict(&self, row: &[f32]) -> f64 {
-        self.bias
-            + self
-                .weights
-                .iter()
-                .zip(row)
-                .map(|(w, x)| w * f64::from(*x))
-                .sum::<f64>()
+    /// Prediction for one row (f32 model inputs or f64 values).
+    pub fn predict<T: Copy + Into<f64>>(&self, row: &[T]) -> f64 {
+        self.bias + self.weights.iter().zip(row).map(|(w, x)| w * (*x).into()).sum::<f64>()
     }
 }
 

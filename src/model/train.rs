@@ -95,14 +95,27 @@ fn windows(ds: &Dataset, samples: &[Sample], device: Device) -> (Tensor, Tensor)
     )
 }
 
-/// Predictions of a network for `samples` (eval mode, no gradient), in batches.
-pub fn predict(net: &Net, ds: &Dataset, samples: &[Sample], device: Device, batch: usize) -> Vec<f64> {
+/// Predictions of a network for a `[batch, window, features]` tensor (eval mode, no gradient),
+/// in batches of 4096.
+pub fn forward(net: &Net, x: &Tensor, device: Device) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
+    let n = x.size()[0];
+    let mut out = Vec::with_capacity(n as usize);
+    let mut start = 0;
+    while start < n {
+        let len = 4096.min(n - start);
+        let y = net.forward(&x.narrow(0, start, len).to_device(device), false);
+        out.extend(Vec::<f64>::try_from(&y.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default());
+        start += len;
+    }
+    out
+}
+
+/// Predictions of a network for `samples`, building their windows `batch` samples at a time.
+pub fn predict(net: &Net, ds: &Dataset, samples: &[Sample], device: Device, batch: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(batch.max(1)) {
-        let (x, _) = windows(ds, chunk, device);
-        let y = net.forward(&x, false).to_kind(Kind::Double).to_device(Device::Cpu);
-        out.extend(Vec::<f64>::try_from(&y).unwrap_or_default());
+        out.extend(forward(net, &windows(ds, chunk, device).0, device));
     }
     out
 }
