@@ -95,6 +95,18 @@ proptest! {
             br.on_bars(&[b], &mut ev);
         }
         let mut filled: HashMap<ClientOrderId, Decimal> = HashMap::new();
+        // The volume cap: what fills in one bar, all orders together, is at most `cap` % of
+        // that bar's volume.
+        let mut per_bar: HashMap<i64, Decimal> = HashMap::new();
+        for e in &ev {
+            if let OrderEvent::Filled(f) = e {
+                *per_bar.entry(f.ts_event).or_default() += f.quantity;
+            }
+        }
+        for (k, q) in &per_bar {
+            let limit = Decimal::from(bars[*k as usize].3) * Decimal::new(cap, 2);
+            prop_assert!(*q <= limit, "bar {}: {} filled, cap {}", k, q, limit);
+        }
         for e in &ev {
             if let OrderEvent::Filled(f) = e {
                 let sum = filled.entry(f.order_id).or_default();

@@ -168,8 +168,14 @@ fn the_feature_actor_delivers_the_streaming_features_to_strategies() {
     }
 }
 
-#[test]
-fn features_at_t_do_not_depend_on_bars_after_t() {
+/// Features of two markets: `a` as made, `b` with the bars whose date `touch` selects rescaled by
+/// a random factor per symbol and day (the benchmark too).
+fn perturbed_features(
+    touch_row: impl Fn(usize) -> bool,
+) -> (
+    Vec<Vec<kairos::feature::library::FeatureRow>>,
+    Vec<Vec<kairos::feature::library::FeatureRow>>,
+) {
     let dir = tempfile::tempdir().expect("tmp");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     synth::write_csv_dir(
@@ -181,18 +187,18 @@ fn features_at_t_do_not_depend_on_bars_after_t() {
         &a,
     )
     .expect("synth");
-    // B: every bar after row 150 has its prices doubled and volume tripled.
-    common::rewrite_market(&a, &b, |i, f| {
-        if i > 150 {
-            common::scaled(f, 2.0, 3)
-        } else {
-            f.join(",")
-        }
-    });
+    let dates: Vec<String> = (0..300).map(|i| common::date_of_row(&a, "SPY", i)).collect();
+    common::perturb_market(&a, &b, 3, |d| dates.iter().position(|x| x == d).is_some_and(&touch_row));
     let load = |d: &std::path::Path| Arc::new(kairos::feeds::load(d, &Default::default()).expect("load"));
     let (da, db) = (load(&a), load(&b));
     let bench = da.instrument_by_symbol("SPY").map(|i| i.id);
-    let (sa, sb) = (stream_market(&da, bench), stream_market(&db, bench));
+    (stream_market(&da, bench), stream_market(&db, bench))
+}
+
+#[test]
+fn features_at_t_do_not_depend_on_bars_after_t() {
+    // B: every bar after row 150 rescaled by its own factor.
+    let (sa, sb) = perturbed_features(|i| i > 150);
     for i in 0..sa.len() {
         assert_eq!(
             sa[i][..151],
@@ -200,5 +206,16 @@ fn features_at_t_do_not_depend_on_bars_after_t() {
             "instrument {i}: a feature before the change moved"
         );
         assert_ne!(sa[i][200], sb[i][200], "the futures differ");
+    }
+}
+
+#[test]
+fn a_change_at_or_before_t_is_seen_by_the_features() {
+    // The control: rescaling rows 100 to 150 changes features at row 150 of every symbol, and
+    // the relative-return features of the stocks (the benchmark moved differently).
+    let (sa, sb) = perturbed_features(|i| (100..=150).contains(&i));
+    for i in 0..sa.len() {
+        assert_eq!(sa[i][..100], sb[i][..100], "instrument {i}: before the change");
+        assert_ne!(sa[i][150], sb[i][150], "instrument {i}: the change went unseen");
     }
 }

@@ -155,15 +155,10 @@ fn changing_data_after_the_split_does_not_change_the_model() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = dir.path().join("a");
     let data_a = market(&a, 12);
-    // B: the same market, every price from the test start on multiplied by 3.
+    // B: the same market, every bar from the test start on rescaled by its own random factor
+    // (per symbol and day, the benchmark too), which changes the alpha labels of those days.
     let b = dir.path().join("b");
-    common::rewrite_market(&a, &b, |_, f| {
-        if f[0] >= "2017-07-01" {
-            common::scaled(f, 3.0, 1)
-        } else {
-            f.join(",")
-        }
-    });
+    common::perturb_market(&a, &b, 5, |d| d >= "2017-07-01");
     let data_b = Arc::new(kairos::feeds::load(&b, &Default::default()).expect("load"));
     let ra = job::run(&job(&a, &dir.path().join("ma"), "lstm", ""), &data_a).expect("a");
     let rb = job::run(&job(&b, &dir.path().join("mb"), "lstm", ""), &data_b).expect("b");
@@ -189,6 +184,13 @@ fn changing_data_after_the_split_does_not_change_the_model() {
     );
     assert_eq!(ra.validation, rb.validation);
     assert_ne!(ra.test, rb.test, "the test period itself did change");
+    // The control: the same kind of change inside the training period changes the weights.
+    let c = dir.path().join("c");
+    common::perturb_market(&a, &c, 5, |d| ("2015-03-01".."2015-06-01").contains(&d));
+    let data_c = Arc::new(kairos::feeds::load(&c, &Default::default()).expect("load"));
+    job::run(&job(&c, &dir.path().join("mc"), "lstm", ""), &data_c).expect("c");
+    let wc = std::fs::read(dir.path().join("mc/weights.safetensors")).expect("wc");
+    assert!(wa != wc, "a change inside the training period went unseen");
 }
 
 #[test]

@@ -25,8 +25,28 @@ name = "topk"
 dir = "{out}"
 "#;
 
-#[test]
-fn future_data_does_not_change_past_decisions() {
+/// The orders each strategy decided at dates up to `cutoff` (the `submitted` events of
+/// `events.jsonl`), as `date event-json` lines.
+fn decisions(out: &std::path::Path, cutoff: &str) -> Vec<String> {
+    std::fs::read_to_string(out.join("events.jsonl"))
+        .expect("events.jsonl")
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            let date = v["date"].as_str().expect("date").to_string();
+            (v["event"]["event"] == "submitted" && date.as_str() <= cutoff).then(|| format!("{date} {}", v["event"]))
+        })
+        .collect()
+}
+
+/// What two runs (original and perturbed market) decided and filled up to the cut-off.
+struct Both {
+    decisions: [Vec<String>; 2],
+    fills: [Vec<Vec<String>>; 2],
+    cutoff: String,
+}
+
+fn run_both(strategy: &str, touch: impl Fn(&str) -> bool) -> Both {
     let dir = tempfile::tempdir().expect("tmp");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let spec = SynthSpec {
@@ -35,36 +55,89 @@ fn future_data_does_not_change_past_decisions() {
         ..SynthSpec::default()
     };
     synth::write_csv_dir(&spec, &a).expect("synth");
-    // A different future: every price after row 200 times 3.
-    common::rewrite_market(&a, &b, |i, f| {
-        if i >= 200 {
-            common::scaled(f, 3.0, 1)
-        } else {
-            f.join(",")
-        }
-    });
-    let ra = kairos::backtest::run(&common::config(CONFIG, &a, &dir.path().join("oa"))).expect("run a");
-    let rb = kairos::backtest::run(&common::config(CONFIG, &b, &dir.path().join("ob"))).expect("run b");
-    let cutoff_date = std::fs::read_to_string(a.join("SPY.csv"))
-        .expect("spy")
-        .lines()
-        .nth(200)
-        .expect("row")
-        .split(',')
-        .next()
-        .expect("date")
-        .to_string();
+    common::perturb_market(&a, &b, 7, touch);
+    let cfg = CONFIG.replace("name = \"topk\"", &format!("name = \"{strategy}\""));
+    kairos::backtest::run(&common::config(&cfg, &a, &dir.path().join("oa"))).expect("run a");
+    kairos::backtest::run(&common::config(&cfg, &b, &dir.path().join("ob"))).expect("run b");
+    let cutoff = cutoff_date(&a);
     let before = |out: &str| -> Vec<Vec<String>> {
         common::fills(&dir.path().join(out))
             .into_iter()
-            .filter(|f| f[0] <= cutoff_date)
+            .filter(|f| f[0] <= cutoff)
             .collect()
     };
-    let (fa, fb) = (before("oa"), before("ob"));
-    assert!(fa.len() > 20, "enough fills before the cut-off: {}", fa.len());
-    assert_eq!(fa, fb);
-    assert_eq!(ra.curve[..200], rb.curve[..200]);
-    assert_ne!(ra.curve[250], rb.curve[250], "the futures do differ");
+    Both {
+        decisions: [
+            decisions(&dir.path().join("oa"), &cutoff),
+            decisions(&dir.path().join("ob"), &cutoff),
+        ],
+        fills: [before("oa"), before("ob")],
+        cutoff,
+    }
+}
+
+/// The date of data row 200 of the synthetic market.
+fn cutoff_date(dir: &std::path::Path) -> String {
+    common::date_of_row(dir, "SPY", 200)
+}
+
+/// Every bar after the cut-off gets its own random factor (per symbol and day, the benchmark
+/// too), which reorders momentum ranks: every decision up to the cut-off, and every fill up to
+/// it, stays the same, for both reference strategies.
+#[test]
+fn future_data_does_not_change_past_decisions() {
+    let dir = tempfile::tempdir().expect("tmp");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 2,
+            days: 300,
+            ..SynthSpec::default()
+        },
+        dir.path(),
+    )
+    .expect("synth");
+    let cutoff = cutoff_date(dir.path());
+    for strategy in ["topk", "sma_cross"] {
+        let Both {
+            decisions: [da, db],
+            fills: [fa, fb],
+            cutoff: c,
+        } = run_both(strategy, |d| d > cutoff.as_str());
+        assert_eq!(c, cutoff, "the same calendar");
+        assert!(
+            da.len() > 20,
+            "{strategy}: enough decisions before the cut-off: {}",
+            da.len()
+        );
+        assert_eq!(da, db, "{strategy}: a decision up to the cut-off changed");
+        assert_eq!(fa, fb, "{strategy}: a fill up to the cut-off changed");
+    }
+}
+
+/// The control: the same perturbation applied to bars before the cut-off (days 100 to 199)
+/// does change decisions up to the cut-off, so the test above can see a change.
+#[test]
+fn a_change_before_the_cut_off_is_seen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 2,
+            days: 300,
+            ..SynthSpec::default()
+        },
+        dir.path(),
+    )
+    .expect("synth");
+    let (from, to) = (
+        common::date_of_row(dir.path(), "SPY", 100),
+        common::date_of_row(dir.path(), "SPY", 199),
+    );
+    for strategy in ["topk", "sma_cross"] {
+        let Both {
+            decisions: [da, db], ..
+        } = run_both(strategy, |d| d >= from.as_str() && d <= to.as_str());
+        assert_ne!(da, db, "{strategy}: a change before the cut-off went unseen");
+    }
 }
 
 /// Records what it is shown.

@@ -189,8 +189,12 @@ impl TrainConfig {
             return Err("model.hidden/layers >= 1 and 0 <= model.dropout < 1".into());
         }
         let t = &self.train;
-        if t.epochs == 0 || t.batch_size == 0 || t.lr <= 0.0 || t.threads < 1 {
-            return Err("train.epochs, batch_size, lr and threads: must be positive".into());
+        if t.batch_size == 0 || t.lr <= 0.0 || t.threads < 1 {
+            return Err("train.batch_size, lr and threads: must be positive".into());
+        }
+        // Zero epochs keep the pretrained weights as they are: allowed when fine-tuning only.
+        if t.epochs == 0 && m.init_from.is_none() {
+            return Err("train.epochs: must be at least 1 (0 only with model.init_from)".into());
         }
         if t.device != "cpu" && t.device != "cuda" {
             return Err(format!("train.device: cpu or cuda, got {:?}", t.device));

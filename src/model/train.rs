@@ -52,12 +52,81 @@ impl Default for TrainSettings {
     }
 }
 
-/// The device to use: CUDA only when asked for and available.
+/// The device to use: CUDA only when asked for and available; asking for CUDA where it is not
+/// available falls back to the CPU and says so in the log.
 pub fn device(name: &str) -> Device {
-    if name == "cuda" && tch::Cuda::is_available() {
+    if name != "cuda" {
+        return Device::Cpu;
+    }
+    if tch::Cuda::is_available() {
         Device::Cuda(0)
     } else {
+        tracing::warn!("device \"cuda\" asked for but CUDA is not available: falling back to the CPU");
         Device::Cpu
+    }
+}
+
+/// What the schedule says after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    /// The validation loss improved: keep these weights as the best.
+    Improved,
+    /// No improvement; go on with this learning rate (lowered when the plateau lasted
+    /// `lr_patience` epochs).
+    Continue { lr: f64 },
+    /// No improvement for `patience` epochs: stop.
+    Stop,
+}
+
+/// Early stopping and the plateau learning-rate schedule, driven by validation losses alone.
+#[derive(Clone, Debug)]
+pub struct Plateau {
+    best: f64,
+    lr: f64,
+    since_best: usize,
+    since_lr: usize,
+    patience: usize,
+    lr_patience: usize,
+    lr_factor: f64,
+}
+
+impl Plateau {
+    pub fn new(cfg: &TrainSettings) -> Self {
+        Self {
+            best: f64::INFINITY,
+            lr: cfg.lr,
+            since_best: 0,
+            since_lr: 0,
+            patience: cfg.patience,
+            lr_patience: cfg.lr_patience,
+            lr_factor: cfg.lr_factor,
+        }
+    }
+
+    /// The learning rate in force.
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// Takes one epoch's validation loss.
+    pub fn on_epoch(&mut self, val_loss: f64) -> Step {
+        if val_loss < self.best {
+            self.best = val_loss;
+            self.since_best = 0;
+            self.since_lr = 0;
+            return Step::Improved;
+        }
+        self.since_best += 1;
+        self.since_lr += 1;
+        if self.since_lr >= self.lr_patience {
+            self.lr *= self.lr_factor;
+            self.since_lr = 0;
+        }
+        if self.since_best >= self.patience {
+            Step::Stop
+        } else {
+            Step::Continue { lr: self.lr }
+        }
     }
 }
 
@@ -192,14 +261,13 @@ pub fn train_net(
         indicatif::ProgressStyle::with_template("epoch {pos}/{len} {bar:30} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut lr = cfg.lr;
+    let mut schedule = Plateau::new(cfg);
     let mut report = TrainReport {
         epochs: Vec::new(),
         best_epoch: 0,
         best_val_loss: f64::INFINITY,
         stopped_early: false,
     };
-    let (mut since_best, mut since_lr) = (0, 0);
     for epoch in 1..=cfg.epochs {
         let t0 = std::time::Instant::now();
         for i in (1..n).rev() {
@@ -220,6 +288,7 @@ pub fn train_net(
         }
         let train_loss = total / n as f64;
         let val_loss = mse(&net, &xv, &yv, 4096);
+        let lr = schedule.lr();
         report.epochs.push(Epoch {
             epoch,
             train_loss,
@@ -229,21 +298,18 @@ pub fn train_net(
         });
         pb.set_message(format!("train {train_loss:.4} val {val_loss:.4} lr {lr:.1e}"));
         pb.inc(1);
-        if val_loss < report.best_val_loss {
-            report.best_val_loss = val_loss;
-            report.best_epoch = epoch;
-            best.copy(&vs).map_err(|e| e.to_string())?;
-            since_best = 0;
-            since_lr = 0;
-        } else {
-            since_best += 1;
-            since_lr += 1;
-            if since_lr >= cfg.lr_patience {
-                lr *= cfg.lr_factor;
-                opt.set_lr(lr);
-                since_lr = 0;
+        match schedule.on_epoch(val_loss) {
+            Step::Improved => {
+                report.best_val_loss = val_loss;
+                report.best_epoch = epoch;
+                best.copy(&vs).map_err(|e| e.to_string())?;
             }
-            if since_best >= cfg.patience {
+            Step::Continue { lr: next } => {
+                if next != lr {
+                    opt.set_lr(next);
+                }
+            }
+            Step::Stop => {
                 report.stopped_early = true;
                 break;
             }
@@ -273,4 +339,45 @@ pub fn score(samples: &[Sample], preds: &[f64]) -> Evaluation {
         })
         .collect();
     evaluate(&scored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> TrainSettings {
+        TrainSettings {
+            lr: 0.01,
+            patience: 4,
+            lr_patience: 2,
+            lr_factor: 0.5,
+            ..TrainSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_stalling_validation_loss_lowers_the_rate_then_stops() {
+        let mut p = Plateau::new(&settings());
+        assert_eq!(p.on_epoch(1.0), Step::Improved);
+        assert_eq!(p.on_epoch(0.9), Step::Improved);
+        // Four epochs without improvement: the rate halves after two, again after four, and
+        // the fourth stops training.
+        assert_eq!(p.on_epoch(0.9), Step::Continue { lr: 0.01 });
+        assert_eq!(p.on_epoch(0.95), Step::Continue { lr: 0.005 });
+        assert_eq!(p.on_epoch(0.91), Step::Continue { lr: 0.005 });
+        assert_eq!(p.on_epoch(0.92), Step::Stop);
+        assert_eq!(p.lr(), 0.0025);
+    }
+
+    #[test]
+    fn an_improvement_resets_both_counters() {
+        let mut p = Plateau::new(&settings());
+        assert_eq!(p.on_epoch(1.0), Step::Improved);
+        assert_eq!(p.on_epoch(1.1), Step::Continue { lr: 0.01 });
+        assert_eq!(p.on_epoch(0.8), Step::Improved);
+        assert_eq!(p.on_epoch(0.8), Step::Continue { lr: 0.01 });
+        assert_eq!(p.on_epoch(0.85), Step::Continue { lr: 0.005 });
+        assert_eq!(p.on_epoch(0.7), Step::Improved);
+        assert_eq!(p.lr(), 0.005, "the rate is not raised again");
+    }
 }

@@ -56,28 +56,64 @@ pub fn fills(out: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Copies every `.csv` of `src` into `dst`, passing each data row `(index from 0, fields)` through
-/// `f` (the header is kept).
-pub fn rewrite_market(src: &Path, dst: &Path, f: impl Fn(usize, &[&str]) -> String) {
+/// A deterministic number in [0, 1) from a seed and a text (SplitMix64 over FNV-1a).
+pub fn unit(seed: u64, text: &str) -> f64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Copies the per-symbol market `src` into `dst`, rescaling every bar whose date satisfies
+/// `touch` by its own seeded random factor: each symbol and each day gets a different price
+/// factor in [0.7, 1.4] (the benchmark too) and a different volume factor in [0.3, 3]. Unlike one
+/// common factor, this changes rankings, cross-sectional labels and relative returns.
+pub fn perturb_market(src: &Path, dst: &Path, seed: u64, touch: impl Fn(&str) -> bool) {
     std::fs::create_dir_all(dst).expect("mkdir");
     for e in std::fs::read_dir(src).expect("dir") {
         let p = e.expect("entry").path();
         if p.extension().and_then(|x| x.to_str()) != Some("csv") {
             continue;
         }
+        let symbol = p.file_stem().and_then(|s| s.to_str()).expect("symbol").to_string();
         let text = std::fs::read_to_string(&p).expect("read");
         let mut lines = text.lines();
         let mut out = vec![lines.next().expect("header").to_string()];
-        for (i, l) in lines.enumerate() {
-            out.push(f(i, &l.split(',').collect::<Vec<_>>()));
+        for l in lines {
+            let f: Vec<&str> = l.split(',').collect();
+            if !touch(f[0]) {
+                out.push(l.to_string());
+                continue;
+            }
+            let key = format!("{symbol}/{}", f[0]);
+            let pf = 0.7 * 2f64.powf(unit(seed, &key));
+            let vf = 0.3 * 10f64.powf(unit(seed ^ 0x5555, &key));
+            let x = |s: &str| format!("{:.2}", (s.parse::<f64>().expect("price") * pf).max(0.01));
+            let vol = (f[5].parse::<f64>().expect("volume") * vf).round().max(1.0);
+            out.push(format!(
+                "{},{},{},{},{},{vol}",
+                f[0],
+                x(f[1]),
+                x(f[2]),
+                x(f[3]),
+                x(f[4])
+            ));
         }
         std::fs::write(dst.join(p.file_name().expect("name")), out.join("\n") + "\n").expect("write");
     }
 }
 
-/// A `date,open,high,low,close,volume` row with prices times `p` and volume times `v`.
-pub fn scaled(f: &[&str], p: f64, v: u64) -> String {
-    let x = |s: &str| format!("{:.2}", s.parse::<f64>().expect("price") * p);
-    let vol = f[5].parse::<u64>().expect("volume") * v;
-    format!("{},{},{},{},{},{vol}", f[0], x(f[1]), x(f[2]), x(f[3]), x(f[4]))
+/// The date of data row `i` (from 0) of `SYMBOL.csv` in `dir`.
+pub fn date_of_row(dir: &Path, symbol: &str, i: usize) -> String {
+    std::fs::read_to_string(dir.join(format!("{symbol}.csv")))
+        .expect("symbol file")
+        .lines()
+        .nth(i + 1)
+        .expect("row")[..10]
+        .to_string()
 }
