@@ -68,11 +68,12 @@ fn main() -> anyhow::Result<()> {
         strategy: Box::new(ThreeDownDays::default()),
         features: Box::new(kairos::feature::NoFeatures),
         model: None,
-        broker: kairos::broker::BrokerConfig {
+        feed: kairos::supervisor::Feed::Replay,
+        venue: kairos::supervisor::Venue::Sim(kairos::broker::BrokerConfig {
             commission_bps: Decimal::from(1),
             slippage_bps: Decimal::from(2),
             ..Default::default()
-        },
+        }),
         initial_cash: Decimal::from(1_000_000),
         window: 64,
         out_dir: tmp.join("out"),

@@ -14,6 +14,8 @@
 //! or, under [`BadRowPolicy::Skip`], dropped and counted in the [`LoadReport`]. File-level faults
 //! (missing file, missing column, empty file) are always errors. No input panics.
 
+pub mod catalog;
+mod csv_fast;
 mod tables;
 pub mod validate;
 
@@ -58,6 +60,8 @@ impl Default for LoadOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
+    /// A directory written by `kairos data import` (see [`catalog`]).
+    Catalog,
     CsvDirectory,
     LongCsv,
     LongParquet,
@@ -68,6 +72,9 @@ pub enum Layout {
 /// # Errors
 /// A path that does not exist or has an unknown extension.
 pub fn detect_layout(path: &Path) -> Result<Layout, FeedError> {
+    if path.is_dir() && catalog::is_catalog(path) {
+        return Ok(Layout::Catalog);
+    }
     if path.is_dir() {
         return Ok(Layout::CsvDirectory);
     }
@@ -98,10 +105,16 @@ pub fn detect_layout(path: &Path) -> Result<Layout, FeedError> {
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
     let mut report = LoadReport::default();
     // Each symbol is compacted to i64 columns as soon as its rows are read, so peak memory is
-    // the column store plus one file's rows.
+    // the column store plus one file's rows per thread.
     let mut symbols: BTreeMap<String, Compact> = BTreeMap::new();
-    let mut ctx = validate::Context::new(opts);
+    let mut all_dates = true;
     match detect_layout(path)? {
+        Layout::Catalog => {
+            let (s, daily, r) = catalog::read(path, opts)?;
+            symbols = s;
+            all_dates = daily;
+            report = r;
+        }
         Layout::CsvDirectory => {
             let files = csv_files(path)?;
             if files.is_empty() {
@@ -110,17 +123,25 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
                     reason: "the directory holds no .csv file".into(),
                 });
             }
-            for (symbol, file) in files {
-                let rows = tables::read_symbol_csv(&file, &mut ctx, &mut report)?;
-                symbols.insert(symbol, compact(rows));
+            // Files are read and validated in parallel, each with its own context; results are
+            // merged in symbol order, so the first error and the report are the same whatever
+            // the number of threads.
+            let loaded = read_files_parallel(&files, opts);
+            for ((symbol, _), result) in files.into_iter().zip(loaded) {
+                let (compact, file_report, dates) = result?;
+                merge_report(&mut report, file_report);
+                all_dates &= dates;
+                symbols.insert(symbol, compact);
                 report.files += 1;
             }
         }
         layout => {
+            let mut ctx = validate::Context::new(opts);
             let mut rows: BTreeMap<String, SymbolRows> = BTreeMap::new();
             tables::read_long(path, layout == Layout::LongParquet, &mut ctx, &mut report, &mut rows)?;
             symbols.extend(rows.into_iter().map(|(s, r)| (s, compact(r))));
             report.files = 1;
+            all_dates = ctx.all_dates;
         }
     }
     symbols.retain(|_, c| !c.ts.is_empty());
@@ -130,7 +151,80 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
             reason: "no valid bar".into(),
         });
     }
-    Ok(assemble(symbols, ctx.all_dates, opts, report))
+    Ok(assemble(symbols, all_dates, opts, report))
+}
+
+/// What one file gives: its compacted bars, its report, and whether every time was a date.
+type FileResult = Result<(Compact, LoadReport, bool), FeedError>;
+
+/// Reads the per-symbol files on up to `available_parallelism` threads; results in file order.
+/// A thread stops at its first error (a later file of that thread cannot come first).
+fn read_files_parallel(files: &[(String, PathBuf)], opts: &LoadOptions) -> Vec<FileResult> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, files.len().max(1));
+    let read_one = |file: &Path| -> FileResult {
+        let mut ctx = validate::Context::new(opts);
+        let mut report = LoadReport::default();
+        let rows = tables::read_symbol_csv(file, &mut ctx, &mut report)?;
+        Ok((compact(rows), report, ctx.all_dates))
+    };
+    let mut slots: Vec<Option<FileResult>> = (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let read_one = &read_one;
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for k in (t..files.len()).step_by(threads) {
+                        let r = read_one(&files[k].1);
+                        let failed = r.is_err();
+                        out.push((k, r));
+                        if failed {
+                            break;
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        for h in handles {
+            // A reader thread cannot panic on any input; if it did, its files stay unread and
+            // are reported below.
+            if let Ok(done) = h.join() {
+                for (k, r) in done {
+                    slots[k] = Some(r);
+                }
+            }
+        }
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for (k, slot) in slots.into_iter().enumerate() {
+        match slot {
+            Some(r) => out.push(r),
+            None => {
+                // Unread because an earlier file of the same thread failed (that error comes
+                // first in file order), or because its reader stopped.
+                out.push(Err(FeedError::Io {
+                    file: files[k].1.clone(),
+                    message: "not read".into(),
+                }));
+            }
+        }
+    }
+    out
+}
+
+fn merge_report(into: &mut LoadReport, r: LoadReport) {
+    into.rows_read += r.rows_read;
+    for (k, v) in r.rows_skipped {
+        *into.rows_skipped.entry(k).or_default() += v;
+    }
+    for e in r.skipped_examples {
+        if into.skipped_examples.len() < 20 {
+            into.skipped_examples.push(e);
+        }
+    }
 }
 
 /// `(symbol, path)` of every `.csv` file in `dir`, sorted by symbol.
@@ -170,9 +264,9 @@ fn mantissa(d: Decimal, scale: u32) -> i64 {
 }
 
 /// One symbol's bars as mantissas, with their timestamps (before calendar alignment).
-struct Compact {
-    ts: Vec<UnixNanos>,
-    series: Series,
+pub(crate) struct Compact {
+    pub(crate) ts: Vec<UnixNanos>,
+    pub(crate) series: Series,
 }
 
 fn compact(rows: SymbolRows) -> Compact {

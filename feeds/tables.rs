@@ -7,7 +7,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const TIME_NAMES: [&str; 3] = ["date", "timestamp", "datetime"];
+pub(super) const TIME_NAMES: [&str; 3] = ["date", "timestamp", "datetime"];
 
 fn table_err(file: &Path, e: impl std::fmt::Display) -> FeedError {
     FeedError::Table {
@@ -149,8 +149,20 @@ fn row_label(parquet: bool, i: usize) -> String {
     }
 }
 
-/// Reads `SYMBOL.csv` of the per-symbol layout.
+/// Reads `SYMBOL.csv` of the per-symbol layout: plain files byte by byte
+/// ([`super::csv_fast`]), files with quoted fields through polars.
 pub fn read_symbol_csv(file: &Path, ctx: &mut Context<'_>, report: &mut LoadReport) -> Result<SymbolRows, FeedError> {
+    let mut rows = SymbolRows::default();
+    let plain = super::csv_fast::for_each_row(file, false, |line, _, raw| match raw {
+        Ok(raw) => rows.push(ctx, raw, file, || format!("line {line}"), report),
+        Err(fault) => {
+            report.rows_read += 1;
+            super::validate::reject(ctx, fault, file, format!("line {line}"), report)
+        }
+    })?;
+    if plain.is_some() {
+        return Ok(rows);
+    }
     let df = read_csv_text(file)?;
     let cols = Columns::of(&df, file, false)?;
     let mut rows = SymbolRows::default();
@@ -169,6 +181,31 @@ pub fn read_long(
     report: &mut LoadReport,
     out: &mut BTreeMap<String, SymbolRows>,
 ) -> Result<(), FeedError> {
+    if !parquet {
+        let plain = super::csv_fast::for_each_row(file, true, |line, symbol, raw| {
+            let label = || format!("line {line}");
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(fault) => {
+                    report.rows_read += 1;
+                    return super::validate::reject(ctx, fault, file, label(), report);
+                }
+            };
+            match symbol.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(symbol) => {
+                    let rows = match out.get_mut(symbol) {
+                        Some(r) => r,
+                        None => out.entry(symbol.to_string()).or_default(),
+                    };
+                    rows.push(ctx, raw, file, label, report)
+                }
+                None => no_symbol(ctx, report, file, label()),
+            }
+        })?;
+        if plain.is_some() {
+            return Ok(());
+        }
+    }
     let df = if parquet {
         read_parquet_text(file)?
     } else {
@@ -181,21 +218,8 @@ pub fn read_long(
     })?;
     for i in 0..df.height() {
         let Some(symbol) = symbols.get(i).map(str::trim).filter(|s| !s.is_empty()) else {
-            // A row without a symbol cannot be placed: it goes through the same policy.
-            report.rows_read += 1;
-            let err = FeedError::BadRow {
-                file: file.to_path_buf(),
-                row: row_label(parquet, i),
-                field: "symbol",
-                reason: "empty".into(),
-            };
-            match ctx.opts.policy {
-                super::BadRowPolicy::Fail => return Err(err),
-                super::BadRowPolicy::Skip => {
-                    *report.rows_skipped.entry("empty field".into()).or_default() += 1;
-                    continue;
-                }
-            }
+            no_symbol(ctx, report, file, row_label(parquet, i))?;
+            continue;
         };
         let rows = match out.get_mut(symbol) {
             Some(r) => r,
@@ -204,4 +228,25 @@ pub fn read_long(
         rows.push(ctx, &cols.raw(i), file, || row_label(parquet, i), report)?;
     }
     Ok(())
+}
+
+/// A row without a symbol cannot be placed: it goes through the bad-row policy.
+fn no_symbol(ctx: &Context<'_>, report: &mut LoadReport, file: &Path, row: String) -> Result<(), FeedError> {
+    report.rows_read += 1;
+    let err = FeedError::BadRow {
+        file: file.to_path_buf(),
+        row,
+        field: "symbol",
+        reason: "empty".into(),
+    };
+    match ctx.opts.policy {
+        super::BadRowPolicy::Fail => Err(err),
+        super::BadRowPolicy::Skip => {
+            *report.rows_skipped.entry("empty field".into()).or_default() += 1;
+            if report.skipped_examples.len() < 20 {
+                report.skipped_examples.push(err.to_string());
+            }
+            Ok(())
+        }
+    }
 }

@@ -83,7 +83,7 @@ pub struct RowFault {
 }
 
 impl RowFault {
-    fn new(field: &'static str, kind: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, kind: &'static str, detail: impl Into<String>) -> Self {
         Self {
             field,
             kind,
@@ -120,7 +120,10 @@ impl<'o> Context<'o> {
             )
         };
         if t.len() == 10 {
-            let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())?;
+            let d = match plain_date(t.as_bytes()) {
+                Some(d) => d,
+                None => NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())?,
+            };
             if let Some(ts) = self.date_cache.get(&d) {
                 return Ok(*ts);
             }
@@ -210,6 +213,20 @@ impl<'o> Context<'o> {
     }
 }
 
+/// `YYYY-MM-DD` read digit by digit (the common case, without chrono's format parser);
+/// `None` for anything else, which then goes through chrono.
+fn plain_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
 /// Parses a numeric field: present, not NaN, a finite decimal.
 fn number(field: &'static str, text: Option<&str>) -> Result<Decimal, RowFault> {
     let t = text.map(str::trim).unwrap_or("");
@@ -259,25 +276,38 @@ impl SymbolRows {
                 self.rows.push(r);
                 Ok(())
             }
-            Err(fault) => {
-                let err = FeedError::BadRow {
-                    file: file.to_path_buf(),
-                    row: row(),
-                    field: fault.field,
-                    reason: fault.detail,
-                };
-                match ctx.opts.policy {
-                    BadRowPolicy::Fail => Err(err),
-                    BadRowPolicy::Skip => {
-                        *report.rows_skipped.entry(fault.kind.to_string()).or_default() += 1;
-                        if report.skipped_examples.len() < 20 {
-                            report.skipped_examples.push(err.to_string());
-                        }
-                        tracing::warn!(%err, "skipped bad row");
-                        Ok(())
-                    }
-                }
+            Err(fault) => reject(ctx, fault, file, row(), report),
+        }
+    }
+}
+
+/// A row that cannot be kept (already counted as read): an error under
+/// [`BadRowPolicy::Fail`], counted by reason under [`BadRowPolicy::Skip`].
+///
+/// # Errors
+/// [`FeedError::BadRow`] under [`BadRowPolicy::Fail`].
+pub fn reject(
+    ctx: &Context<'_>,
+    fault: RowFault,
+    file: &std::path::Path,
+    row: String,
+    report: &mut crate::data::LoadReport,
+) -> Result<(), FeedError> {
+    let err = FeedError::BadRow {
+        file: file.to_path_buf(),
+        row,
+        field: fault.field,
+        reason: fault.detail,
+    };
+    match ctx.opts.policy {
+        BadRowPolicy::Fail => Err(err),
+        BadRowPolicy::Skip => {
+            *report.rows_skipped.entry(fault.kind.to_string()).or_default() += 1;
+            if report.skipped_examples.len() < 20 {
+                report.skipped_examples.push(err.to_string());
             }
+            tracing::warn!(%err, "skipped bad row");
+            Ok(())
         }
     }
 }

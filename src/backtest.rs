@@ -7,7 +7,7 @@ use crate::feature::{NoFeatures, TechnicalFeatures};
 use crate::feeds::{self, FeedError};
 use crate::output::write_summary;
 use crate::portfolio::RunOutput;
-use crate::supervisor::{run_blocking, EngineError, RunSetup};
+use crate::supervisor::{run_blocking, EngineError, Feed, RunSetup, Venue};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,12 +15,18 @@ use std::time::Instant;
 /// Errors of a backtest, by layer.
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
+    /// The configuration is wrong: the user fixes a key.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("configuration: {0}")]
-    Invalid(String),
+    /// The data cannot be loaded: the user fixes a file.
     #[error(transparent)]
     Feed(#[from] FeedError),
+    /// The strategy cannot be built from its parameters.
+    #[error(transparent)]
+    Strategy(#[from] crate::strategies::StrategyError),
+    /// The model cannot be loaded or run.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("cannot write {path}: {source}")]
@@ -32,56 +38,17 @@ pub enum BacktestError {
 /// # Errors
 /// Bad options or any [`FeedError`].
 pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
-    let opts = cfg.load_options().map_err(BacktestError::Invalid)?;
+    let opts = cfg.load_options()?;
     Ok(feeds::load(&cfg.data.path, &opts)?)
 }
 
 /// Runs on already loaded data (used by benchmarks and tests to keep loading out).
 ///
 /// # Errors
-/// Strategy construction or engine errors.
+/// Strategy construction, model loading or engine errors.
 pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, BacktestError> {
-    let strategy =
-        crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::Invalid)?;
-    let source = cfg.model.source().map_err(BacktestError::Invalid)?;
-    #[cfg(not(feature = "torch"))]
-    let model: Option<crate::model::ModelRuntime> = match source {
-        Some(_) => {
-            return Err(BacktestError::Invalid(
-                "model: this build has no `torch` feature".into(),
-            ))
-        }
-        None => None,
-    };
-    #[cfg(feature = "torch")]
-    let model = match source {
-        Some(src) => {
-            let names: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();
-            let fmt = crate::output::TimeFormat {
-                daily: data.daily,
-                tz: data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
-            };
-            std::fs::create_dir_all(&cfg.output.dir).map_err(|source| BacktestError::Write {
-                path: cfg.output.dir.clone(),
-                source,
-            })?;
-            let file =
-                std::fs::File::create(cfg.output.dir.join("signals.csv")).map_err(|source| BacktestError::Write {
-                    path: cfg.output.dir.join("signals.csv"),
-                    source,
-                })?;
-            let label = move |id: crate::types::InstrumentId, ts: i64| (fmt.format(ts), names[id.index()].clone());
-            let thread = crate::model::infer::InferenceThread::spawn(
-                src,
-                &cfg.model.device,
-                cfg.model.threads,
-                Some((std::io::BufWriter::new(file), Box::new(label))),
-            )
-            .map_err(BacktestError::Invalid)?;
-            Some(crate::model::ModelRuntime::new(thread, &data.instruments).map_err(BacktestError::Invalid)?)
-        }
-        None => None,
-    };
+    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params)?;
+    let model = load_model(cfg, &data)?;
     let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
         let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
         Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
@@ -90,10 +57,11 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
     };
     let setup = RunSetup {
         data,
+        feed: Feed::Replay,
+        venue: Venue::Sim(cfg.broker.clone()),
         strategy,
         features,
         model,
-        broker: cfg.broker.clone(),
         initial_cash: cfg.portfolio.initial_cash,
         window: cfg.engine.window,
         out_dir: cfg.output.dir.clone(),
@@ -101,6 +69,47 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
         progress: cfg.engine.progress,
     };
     Ok(run_blocking(setup, cfg.engine.worker_threads)?)
+}
+
+/// The configured model, started on its thread, writing `signals.csv` into the output
+/// directory; `None` without a model.
+#[cfg(not(feature = "torch"))]
+fn load_model(cfg: &Config, _data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+    match cfg.model.source()? {
+        Some(_) => Err(BacktestError::Model(crate::model::ModelError::Load(
+            "model: this build has no `torch` feature".into(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The configured model, started on its thread, writing `signals.csv` into the output
+/// directory; `None` without a model.
+#[cfg(feature = "torch")]
+fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+    let Some(src) = cfg.model.source()? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();
+    let fmt = crate::output::TimeFormat {
+        daily: data.daily,
+        tz: data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
+    };
+    let write_err = |path: PathBuf| move |source| BacktestError::Write { path, source };
+    std::fs::create_dir_all(&cfg.output.dir).map_err(write_err(cfg.output.dir.clone()))?;
+    let path = cfg.output.dir.join("signals.csv");
+    let file = std::fs::File::create(&path).map_err(write_err(path.clone()))?;
+    let label = move |id: crate::types::InstrumentId, ts: i64| (fmt.format(ts), names[id.index()].clone());
+    let thread = crate::model::infer::InferenceThread::spawn(
+        src,
+        &cfg.model.device,
+        cfg.model.threads,
+        Some((std::io::BufWriter::new(file), Box::new(label))),
+    )?;
+    // Every input must be a feature the feature stage computes.
+    crate::feature::library::feature_indices(&thread.input.features)
+        .map_err(|e| crate::model::ModelError::MissingFeature(e.0))?;
+    Ok(Some(crate::model::ModelRuntime::new(thread, &data.instruments)))
 }
 
 /// Loads, runs and writes every output, `summary.json` included.

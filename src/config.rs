@@ -9,7 +9,7 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// A configuration error, naming the key.
+/// A configuration error, naming the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -18,6 +18,54 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A bad value outside any file (an override, a programmatic configuration):
+    /// `section.key: reason`.
+    #[error("{0}")]
+    Value(String),
+}
+
+impl From<&str> for ConfigError {
+    fn from(message: &str) -> Self {
+        ConfigError::Value(message.to_string())
+    }
+}
+
+impl From<String> for ConfigError {
+    fn from(message: String) -> Self {
+        ConfigError::Value(message)
+    }
+}
+
+impl From<crate::strategies::StrategyError> for ConfigError {
+    fn from(e: crate::strategies::StrategyError) -> Self {
+        ConfigError::Value(e.0)
+    }
+}
+
+impl ConfigError {
+    /// The same error, attributed to `path` when it names no file yet.
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            ConfigError::Value(message) => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Command-line overrides of a configuration file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `data.path`.
+    pub data: Option<PathBuf>,
+    /// `output.dir`.
+    pub out: Option<PathBuf>,
+    /// `strategy.name`; another strategy's parameters are dropped with it.
+    pub strategy: Option<String>,
+    /// `engine.worker_threads`.
+    pub threads: Option<usize>,
 }
 
 /// The whole run configuration.
@@ -72,7 +120,7 @@ impl ModelConfig {
     ///
     /// # Errors
     /// Both kinds given, or a TorchScript model without its scaler.
-    pub fn source(&self) -> Result<Option<crate::model::ModelSource>, String> {
+    pub fn source(&self) -> Result<Option<crate::model::ModelSource>, ConfigError> {
         use crate::model::ModelSource;
         match (&self.artifact, &self.torchscript, &self.scaler) {
             (None, None, None) => Ok(None),
@@ -81,8 +129,12 @@ impl ModelConfig {
                 model: m.clone(),
                 scaler: s.clone(),
             })),
-            (None, Some(_), None) => Err("model.scaler: a TorchScript model needs its scaler file".into()),
-            _ => Err("model: give either artifact, or torchscript with scaler".into()),
+            (None, Some(_), None) => Err(ConfigError::Value(
+                "model.scaler: a TorchScript model needs its scaler file".into(),
+            )),
+            _ => Err(ConfigError::Value(
+                "model: give either artifact, or torchscript with scaler".into(),
+            )),
         }
     }
 }
@@ -116,6 +168,21 @@ pub struct DataConfig {
     pub lot_size: Decimal,
     #[serde(default = "cent")]
     pub tick_size: Decimal,
+}
+
+impl DataConfig {
+    /// `path` with every other key at its default.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            benchmark: default_benchmark(),
+            time_zone: default_tz(),
+            session_close: default_close(),
+            on_bad_row: BadRowPolicy::default(),
+            lot_size: one(),
+            tick_size: cent(),
+        }
+    }
 }
 
 fn default_benchmark() -> String {
@@ -211,24 +278,59 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        cfg.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        cfg.validate().map_err(|e| e.in_file(path))?;
         Ok(cfg)
+    }
+
+    /// Reads a file, applies command-line overrides, and validates the result.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and the offending key.
+    pub fn from_file_with(path: &Path, o: Overrides) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.apply(o);
+        cfg.validate().map_err(|e| e.in_file(path))?;
+        Ok(cfg)
+    }
+
+    /// Applies overrides; a new strategy name drops the old strategy's parameters.
+    pub fn apply(&mut self, o: Overrides) {
+        if let Some(d) = o.data {
+            self.data.path = d;
+        }
+        if let Some(out) = o.out {
+            self.output.dir = out;
+        }
+        if let Some(s) = o.strategy {
+            if s != self.strategy.name {
+                self.strategy.name = s;
+                self.strategy.params = toml::Table::new();
+            }
+        }
+        if let Some(t) = o.threads {
+            self.engine.worker_threads = t;
+        }
     }
 
     /// Checks every value; the message starts with the key.
     ///
     /// # Errors
     /// `section.key: reason`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.load_options()?;
         if self.engine.worker_threads == 0 || self.engine.worker_threads > 256 {
             return Err(format!(
                 "engine.worker_threads: must be in 1..=256, got {}",
                 self.engine.worker_threads
-            ));
+            )
+            .into());
         }
         if self.engine.window == 0 {
             return Err("engine.window: must be at least 1".into());
@@ -237,24 +339,26 @@ impl Config {
             return Err(format!(
                 "portfolio.initial_cash: must be > 0, got {}",
                 self.portfolio.initial_cash
-            ));
+            )
+            .into());
         }
-        self.broker.validate()?;
+        self.broker.validate().map_err(ConfigError::Value)?;
         self.model.source()?;
         if self.model.device != "cpu" && self.model.device != "cuda" {
-            return Err(format!("model.device: cpu or cuda, got {:?}", self.model.device));
+            return Err(format!("model.device: cpu or cuda, got {:?}", self.model.device).into());
         }
         if self.model.threads < 1 {
-            return Err("model.threads: must be at least 1".into());
+            return Err(ConfigError::Value("model.threads: must be at least 1".into()));
         }
-        crate::strategies::build(&self.strategy.name, &self.strategy.params).map(|_| ())
+        crate::strategies::build(&self.strategy.name, &self.strategy.params)?;
+        Ok(())
     }
 
     /// The loader options this configuration asks for.
     ///
     /// # Errors
     /// `data.KEY: reason` for a bad time zone, session close, lot or tick size.
-    pub fn load_options(&self) -> Result<LoadOptions, String> {
+    pub fn load_options(&self) -> Result<LoadOptions, ConfigError> {
         Self::load_options_of(&self.data)
     }
 
@@ -262,7 +366,7 @@ impl Config {
     ///
     /// # Errors
     /// `data.KEY: reason` for a bad time zone, session close, lot or tick size.
-    pub fn load_options_of(d: &DataConfig) -> Result<LoadOptions, String> {
+    pub fn load_options_of(d: &DataConfig) -> Result<LoadOptions, ConfigError> {
         let time_zone = d
             .time_zone
             .parse::<chrono_tz::Tz>()
@@ -270,10 +374,10 @@ impl Config {
         let session_close = NaiveTime::parse_from_str(&d.session_close, "%H:%M")
             .map_err(|_| format!("data.session_close: expected HH:MM, got {:?}", d.session_close))?;
         if d.lot_size <= Decimal::ZERO {
-            return Err(format!("data.lot_size: must be > 0, got {}", d.lot_size));
+            return Err(format!("data.lot_size: must be > 0, got {}", d.lot_size).into());
         }
         if d.tick_size <= Decimal::ZERO {
-            return Err(format!("data.tick_size: must be > 0, got {}", d.tick_size));
+            return Err(format!("data.tick_size: must be > 0, got {}", d.tick_size).into());
         }
         Ok(LoadOptions {
             time_zone,

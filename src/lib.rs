@@ -1,26 +1,40 @@
 //! # Kairos
 //!
 //! An actor-based, event-driven trading engine: exact money ([`rust_decimal`]), explicit fill
-//! and cost semantics, deterministic replay.
+//! and cost semantics, deterministic replay, and one pipeline whose two ends are swapped between
+//! a backtest and live trading.
 //!
 //! ## Components and data flow
 //!
-//! Every component is a [ractor](https://docs.rs/ractor) actor with a small synchronous core:
+//! Every component is a [ractor](https://docs.rs/ractor) actor with a small synchronous core,
+//! one folder each:
 //!
 //! | actor | folder | core | does |
 //! |---|---|---|---|
-//! | market-data feed | [`feed`] | [`feed::ReplayCursor`] | replays bars one timestamp at a time; owns the simulated clock; flow control |
+//! | market-data feed | [`feed`] | [`data::ReplayCursor`] | emits one timestamp's bars at a time from a [`feed::MarketSource`]; owns the simulated clock; flow control |
 //! | feature | [`feature`] | [`feature::FeatureEngine`] | the feature library, O(1) per bar (or forwards) |
 //! | model inference | [`model`] | [`model::infer::InferenceThread`] | batched LSTM / TorchScript scores on a dedicated thread |
 //! | strategy host | [`strategy`] | [`strategy::StrategyHost`] | runs a user [`strategy::Strategy`] at each close |
-//! | broker simulator | [`broker`] | [`broker::BrokerSim`] | accepts, matches and fills orders with costs |
-//! | portfolio | [`portfolio`] | [`portfolio::Portfolio`] | the account of record; equity; outputs |
-//! | supervisor | [`supervisor`] | | spawns, wires and watches the others |
+//! | broker | [`broker`] | [`broker::ExecutionVenue`] ([`broker::BrokerSim`]) | accepts, matches and fills orders with costs |
+//! | portfolio | [`portfolio`] | [`account::Portfolio`] | the account of record; equity; outputs |
 //!
 //! ```text
-//! feed -> feature -> model -> strategy -> broker -> portfolio
-//!   \------------- bars -------------------^   \-> fills back to strategy and portfolio
+//! feed ─► feature ─► model ─► strategy ─orders─► broker ─reports─► portfolio
+//!   └──────────────── bars ──────────────────────►┘ └─reports─► strategy   (subscribed)
+//!   ▲───────────────────────── credits ───────────────────────────┘        (subscribed)
 //! ```
+//!
+//! ## Wiring
+//! Every message type is in [`messages`], which depends only on [`types`] and [`events`]; no
+//! actor module imports another (a test reads the sources to hold that). [`supervisor`] spawns
+//! the actors back to front, handing each the typed [`ractor::ActorRef`]s of the actors it sends
+//! to; the two backward edges (execution reports to the strategy, credits to the feed) are
+//! subscriptions made before the feed starts. The two ends are chosen there and only there:
+//! [`supervisor::Feed`] (historical replay, or bars pushed through a channel: live feeds and
+//! tests) and [`supervisor::Venue`] (the broker simulator, or any other
+//! [`broker::ExecutionVenue`]). Feature, model, strategy and portfolio are the same code in every
+//! mode. Each run and each actor has a tracing span: `RUST_LOG=kairos=debug` shows which actor
+//! did what at which step.
 //!
 //! ## Determinism
 //! ractor orders messages only per sender, so each actor joins its inputs by replay step
@@ -29,17 +43,24 @@
 //! number of worker threads or on scheduling. No actor reads the wall clock ([`clock`]).
 //!
 //! ## Data
-//! [`feeds`] loads per-symbol CSV directories and long CSV/Parquet tables through polars with
+//! [`feeds`] loads per-symbol CSV directories, long CSV/Parquet tables and Parquet catalogs with
 //! row-level validation; [`data`] keeps them as a compact column store; [`data::synth`] makes a
 //! seeded synthetic market. Built-in strategies live in [`strategies`].
 //!
-//! ## Models
+//! ## Models and research
+//! [`model`] is the inference runtime: the artifact format, the networks, the scaler, the
+//! device. [`research`] builds datasets, trains ([`research::job`]), evaluates out of sample
+//! ([`research::walkforward`]) and ranks inputs; it depends on [`model`], never the reverse.
 //! [`feature::library`] defines the features, [`feature::batch`] computes them through polars
-//! for datasets, [`feature::labels`] the labels; [`model::job`] trains (tch), [`model::walkforward`]
-//! evaluates out of sample, [`model::infer`] serves native and TorchScript models.
+//! for datasets, [`feature::labels`] the labels.
+//!
+//! ## Errors
+//! Each layer has its own error type ([`config::ConfigError`], [`feeds::FeedError`],
+//! [`strategies::StrategyError`], [`model::ModelError`], [`research::ResearchError`],
+//! [`supervisor::EngineError`], [`backtest::BacktestError`]); only the binary uses `anyhow`.
 
+pub mod account;
 pub mod backtest;
-pub mod bench;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -49,9 +70,11 @@ pub mod feature;
 pub mod feed;
 #[path = "../feeds/mod.rs"]
 pub mod feeds;
+pub mod messages;
 pub mod model;
 pub mod output;
 pub mod portfolio;
+pub mod research;
 #[path = "../strategies/mod.rs"]
 pub mod strategies;
 pub mod strategy;

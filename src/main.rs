@@ -1,12 +1,14 @@
-//! The `kairos` command line.
+//! The `kairos` command line: parses arguments and dispatches to the library (the command
+//! implementations are in `cli`).
+
+mod cli;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use kairos::config::Config;
+use kairos::config::{Config, Overrides};
 use kairos::data::synth::{self, Frequency, SynthSpec};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(name = "kairos", version, about = "Actor-based, deterministic trading engine")]
@@ -51,7 +53,7 @@ enum Command {
 }
 
 #[derive(Args)]
-struct FeaturesArgs {
+pub struct FeaturesArgs {
     /// A directory of SYMBOL.csv files, or a long .csv/.parquet table.
     #[arg(long)]
     data: PathBuf,
@@ -91,6 +93,9 @@ struct BacktestArgs {
 
 #[derive(Subcommand)]
 enum DataCommand {
+    /// Validate a dataset once and write it as a Parquet catalog (see `feeds::catalog`) that
+    /// `data.path` accepts and that loads faster than text.
+    Import(ImportArgs),
     /// Write a seeded synthetic market as SYMBOL.csv files.
     Synth {
         #[arg(long)]
@@ -111,7 +116,25 @@ enum DataCommand {
 }
 
 #[derive(Args)]
-struct BenchArgs {
+pub struct ImportArgs {
+    /// A directory of SYMBOL.csv files, or a long .csv/.parquet table.
+    #[arg(long)]
+    data: PathBuf,
+    /// The catalog directory to write.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "America/New_York")]
+    time_zone: String,
+    /// `HH:MM`, the time daily bars are stamped at.
+    #[arg(long, default_value = "16:00")]
+    session_close: String,
+    /// Skip (and count) bad rows instead of failing.
+    #[arg(long)]
+    skip_bad_rows: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
     #[arg(long)]
     config: PathBuf,
     #[arg(long)]
@@ -123,33 +146,6 @@ struct BenchArgs {
     threads: Option<usize>,
 }
 
-fn load_config(
-    path: &std::path::Path,
-    data: Option<PathBuf>,
-    out: Option<PathBuf>,
-    strategy: Option<String>,
-    threads: Option<usize>,
-) -> Result<Config> {
-    let mut cfg = Config::from_file(path)?;
-    if let Some(d) = data {
-        cfg.data.path = d;
-    }
-    if let Some(o) = out {
-        cfg.output.dir = o;
-    }
-    if let Some(s) = strategy {
-        if s != cfg.strategy.name {
-            cfg.strategy.name = s;
-            cfg.strategy.params = toml::Table::new();
-        }
-    }
-    if let Some(t) = threads {
-        cfg.engine.worker_threads = t;
-    }
-    cfg.validate().map_err(anyhow::Error::msg)?;
-    Ok(cfg)
-}
-
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -157,11 +153,20 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Backtest(a) => {
-            let cfg = load_config(&a.config, a.data, a.out, a.strategy, a.threads)?;
+            let overrides = Overrides {
+                data: a.data,
+                out: a.out,
+                strategy: a.strategy,
+                threads: a.threads,
+            };
+            let cfg = Config::from_file_with(&a.config, overrides)?;
             let out = kairos::backtest::run(&cfg)?;
             println!("{}", serde_json::to_string_pretty(&out.summary)?);
             eprintln!("outputs written to {}", cfg.output.dir.display());
         }
+        Command::Data {
+            command: DataCommand::Import(a),
+        } => cli::import(a)?,
         Command::Data {
             command:
                 DataCommand::Synth {
@@ -192,132 +197,33 @@ fn main() -> Result<()> {
                 out.display()
             );
         }
-        Command::Bench(a) => bench(a)?,
-        Command::Features(a) => features(a)?,
+        Command::Bench(a) => cli::bench(a)?,
+        Command::Features(a) => cli::features(a)?,
         #[cfg(feature = "torch")]
         Command::BenchModel { threads, reps } => {
-            for t in kairos::bench::bench_models(threads, reps) {
+            for t in cli::bench::bench_models(threads, reps) {
                 println!("{}", serde_json::to_string(&t)?);
             }
         }
         #[cfg(feature = "torch")]
         Command::Walkforward { config } => {
             let text = std::fs::read_to_string(&config).with_context(|| config.display().to_string())?;
-            let cfg: kairos::model::walkforward::WalkForwardConfig =
+            let cfg: kairos::research::walkforward::WalkForwardConfig =
                 toml::from_str(&text).with_context(|| config.display().to_string())?;
-            let opts = Config::load_options_of(&cfg.data).map_err(anyhow::Error::msg)?;
+            let opts = Config::load_options_of(&cfg.data)?;
             let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
-            let out = kairos::model::walkforward::run(&cfg, &data).map_err(anyhow::Error::msg)?;
+            let out = kairos::research::walkforward::run(&cfg, &data)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         #[cfg(feature = "torch")]
         Command::Train { config } => {
-            let cfg = kairos::model::job::TrainConfig::from_file(&config).map_err(anyhow::Error::msg)?;
-            let opts = Config::load_options_of(&cfg.data).map_err(anyhow::Error::msg)?;
+            let cfg = kairos::research::job::TrainConfig::from_file(&config)?;
+            let opts = Config::load_options_of(&cfg.data)?;
             let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
-            let out = kairos::model::job::run(&cfg, &data).map_err(anyhow::Error::msg)?;
+            let out = kairos::research::job::run(&cfg, &data)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
             eprintln!("model written to {}", cfg.output.dir.display());
         }
     }
     Ok(())
-}
-
-fn bench(a: BenchArgs) -> Result<()> {
-    let start_rss = kairos::bench::rss_bytes();
-    let tmp = std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id()));
-    let mut cfg = load_config(&a.config, Some(a.data), Some(tmp.clone()), None, a.threads)?;
-    cfg.engine.progress = false;
-    let t0 = Instant::now();
-    let data = Arc::new(kairos::backtest::load_data(&cfg)?);
-    let load_seconds = t0.elapsed().as_secs_f64();
-    let bars = data.bar_count() as f64;
-    let cash0 = kairos::types::dec_to_f64(cfg.portfolio.initial_cash);
-    let rate = kairos::types::dec_to_f64(cfg.broker.commission_bps) / 1e4;
-    let mut best_engine = f64::INFINITY;
-    let mut best_base = f64::INFINITY;
-    let mut engine_equity = 0.0;
-    let mut engine_fills = 0;
-    let mut base = None;
-    for _ in 0..a.repeat.max(1) {
-        let t = Instant::now();
-        let out = kairos::backtest::run_on(&cfg, data.clone())?;
-        best_engine = best_engine.min(t.elapsed().as_secs_f64());
-        engine_equity = out.summary.final_equity;
-        engine_fills = out.summary.trades;
-        let t = Instant::now();
-        let b = match cfg.strategy.name.as_str() {
-            "topk" => kairos::bench::baseline_topk(&data, &parse(&cfg)?, cash0, rate),
-            "sma_cross" => kairos::bench::baseline_sma_cross(&data, &parse(&cfg)?, cash0, rate),
-            other => bail!("no baseline for strategy {other}"),
-        };
-        best_base = best_base.min(t.elapsed().as_secs_f64());
-        base = Some(b);
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    let b = base.context("no run")?;
-    let report = serde_json::json!({
-        "strategy": cfg.strategy.name,
-        "symbols": data.instruments.len(),
-        "timestamps": data.timestamps.len(),
-        "bars": bars as u64,
-        "worker_threads": cfg.engine.worker_threads,
-        "load_seconds": load_seconds,
-        "engine_seconds": best_engine,
-        "engine_bars_per_second": bars / best_engine,
-        "baseline_seconds": best_base,
-        "baseline_bars_per_second": bars / best_base,
-        "engine_over_baseline_time": best_engine / best_base,
-        "peak_rss_mb": kairos::bench::peak_rss_bytes().map(|b| b as f64 / 1048576.0),
-        "rss_at_start_mb": start_rss.map(|b| b as f64 / 1048576.0),
-        "torch_linked": cfg!(feature = "torch"),
-        "engine_final_equity": engine_equity,
-        "baseline_final_equity": b.final_equity,
-        "engine_fills": engine_fills,
-        "baseline_fills": b.fills,
-    });
-    println!("{report}");
-    Ok(())
-}
-
-fn features(a: FeaturesArgs) -> Result<()> {
-    use kairos::feeds::{BadRowPolicy, LoadOptions};
-    let tz: chrono_tz::Tz = a
-        .time_zone
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown time zone {}", a.time_zone))?;
-    let opts = LoadOptions {
-        time_zone: tz,
-        policy: if a.skip_bad_rows {
-            BadRowPolicy::Skip
-        } else {
-            BadRowPolicy::Fail
-        },
-        benchmark: Some(a.benchmark.clone()),
-        ..LoadOptions::default()
-    };
-    let data = kairos::feeds::load(&a.data, &opts)?;
-    let bench = data.instrument_by_symbol(&a.benchmark).map(|i| i.id);
-    if bench.is_none() {
-        tracing::warn!(benchmark = %a.benchmark, "benchmark not in the data: its features are missing");
-    }
-    let fmt = kairos::output::TimeFormat { daily: data.daily, tz };
-    let df = kairos::feature::batch::batch_market(&data, bench)?;
-    let rows = df.height();
-    kairos::output::write_table(df, fmt, &a.out)?;
-    eprintln!(
-        "wrote {rows} rows x {} features to {}",
-        kairos::feature::library::N_FEATURES,
-        a.out.display()
-    );
-    if let Some(path) = a.labels {
-        let df = kairos::feature::labels::label_market(&data, bench, &kairos::feature::labels::HORIZONS)?;
-        kairos::output::write_table(df, fmt, &path)?;
-        eprintln!("wrote labels to {}", path.display());
-    }
-    Ok(())
-}
-
-fn parse<P: serde::de::DeserializeOwned>(cfg: &Config) -> Result<P> {
-    Ok(toml::Value::Table(cfg.strategy.params.clone()).try_into()?)
 }

@@ -9,27 +9,66 @@ pub mod topk;
 
 use crate::strategy::Strategy;
 
-/// Names accepted by [`build`].
+/// Names accepted by [`BuiltIn::parse`].
 pub const NAMES: [&str; 2] = ["sma_cross", "topk"];
+
+/// A bad strategy name or parameter, naming the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct StrategyError(pub String);
+
+impl From<String> for StrategyError {
+    fn from(s: String) -> Self {
+        StrategyError(s)
+    }
+}
+
+/// The registry: every built-in strategy with its typed parameters.
+#[derive(Clone, Debug)]
+pub enum BuiltIn {
+    SmaCross(sma_cross::Params),
+    TopK(topk::Params),
+}
+
+impl BuiltIn {
+    /// Looks a strategy up by name and reads its parameter table.
+    ///
+    /// # Errors
+    /// An unknown name, or bad parameters (`strategy.params: ...`, naming the key).
+    pub fn parse(name: &str, params: &toml::Table) -> Result<Self, StrategyError> {
+        match name {
+            "sma_cross" => Ok(BuiltIn::SmaCross(parse(params)?)),
+            "topk" => Ok(BuiltIn::TopK(parse(params)?)),
+            other => Err(StrategyError(format!(
+                "strategy.name: unknown strategy {other:?}, expected one of {NAMES:?}"
+            ))),
+        }
+    }
+
+    /// The strategy itself.
+    ///
+    /// # Errors
+    /// Parameters out of range, naming the key.
+    pub fn build(self) -> Result<Box<dyn Strategy>, StrategyError> {
+        Ok(match self {
+            BuiltIn::SmaCross(p) => Box::new(sma_cross::SmaCross::new(p)?),
+            BuiltIn::TopK(p) => Box::new(topk::TopK::new(p)?),
+        })
+    }
+}
 
 /// Builds a built-in strategy from its name and parameter table.
 ///
 /// # Errors
 /// An unknown name, or bad parameters (`strategy.params: ...`, naming the key).
-pub fn build(name: &str, params: &toml::Table) -> Result<Box<dyn Strategy>, String> {
-    match name {
-        "sma_cross" => Ok(Box::new(sma_cross::SmaCross::new(parse(params)?)?)),
-        "topk" => Ok(Box::new(topk::TopK::new(parse(params)?)?)),
-        other => Err(format!(
-            "strategy.name: unknown strategy {other:?}, expected one of {NAMES:?}"
-        )),
-    }
+pub fn build(name: &str, params: &toml::Table) -> Result<Box<dyn Strategy>, StrategyError> {
+    BuiltIn::parse(name, params)?.build()
 }
 
-fn parse<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, String> {
+fn parse<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, StrategyError> {
     toml::Value::Table(params.clone())
         .try_into()
-        .map_err(|e| format!("strategy.params: {e}"))
+        .map_err(|e| StrategyError(format!("strategy.params: {e}")))
 }
 
 /// `floor(value / lot) * lot`: the largest whole number of lots not above `value`.

@@ -111,7 +111,7 @@ impl Strategy for TopK {
                 h.push_back(bar.close_f64());
             }
         }
-        let bar_of = |id: InstrumentId| crate::broker::find_bar(bars, id);
+        let bar_of = |id: InstrumentId| crate::types::find_bar(bars, id);
         let mut exits = Vec::new();
         let mut sells = Vec::new();
         let mut buys = Vec::new();

@@ -65,10 +65,11 @@ fn a_user_strategy_trades_and_sees_its_fills() {
         }),
         features: Box::new(kairos::feature::NoFeatures),
         model: None,
-        broker: kairos::broker::BrokerConfig {
+        feed: kairos::supervisor::Feed::Replay,
+        venue: kairos::supervisor::Venue::Sim(kairos::broker::BrokerConfig {
             commission_bps: Decimal::from(1),
             ..Default::default()
-        },
+        }),
         initial_cash: Decimal::from(100_000),
         window: 8,
         out_dir: dir.path().join("out"),
@@ -118,7 +119,8 @@ fn a_failing_actor_ends_the_run_with_an_error_not_a_hang() {
         strategy: Box::new(Faulty),
         features: Box::new(kairos::feature::NoFeatures),
         model: None,
-        broker: Default::default(),
+        feed: kairos::supervisor::Feed::Replay,
+        venue: Default::default(),
         initial_cash: Decimal::from(1000),
         window: 4,
         out_dir: dir.path().join("out"),

@@ -171,8 +171,8 @@ fn native_artifact_scores_match_offline_and_drive_the_strategy() {
         d.display(),
         art.display()
     );
-    let cfg: kairos::model::job::TrainConfig = toml::from_str(&job).expect("job");
-    kairos::model::job::run(&cfg, &data).expect("train");
+    let cfg: kairos::research::job::TrainConfig = toml::from_str(&job).expect("job");
+    kairos::research::job::run(&cfg, &data).expect("train");
     let model = format!("artifact = \"{}\"", art.display());
     let out = dir.path().join("out");
     let run = backtest(&d, &out, &model, 2);

@@ -6,8 +6,8 @@
 mod common;
 
 use kairos::data::synth::{self, SynthSpec};
-use kairos::model::job::{self, TrainConfig};
 use kairos::model::net::ModelKind;
+use kairos::research::job::{self, TrainConfig};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -131,8 +131,8 @@ fn walk_forward_predicts_each_year_out_of_sample_with_the_baseline_beside() {
         d.display(),
         dir.path().join("wf").display()
     );
-    let cfg: kairos::model::walkforward::WalkForwardConfig = toml::from_str(&text).expect("config");
-    let wf = kairos::model::walkforward::run(&cfg, &data).expect("walk-forward");
+    let cfg: kairos::research::walkforward::WalkForwardConfig = toml::from_str(&text).expect("config");
+    let wf = kairos::research::walkforward::run(&cfg, &data).expect("walk-forward");
     assert_eq!(wf.years.iter().map(|y| y.year).collect::<Vec<_>>(), vec![2017, 2018]);
     for y in &wf.years {
         assert!(y.model.n > 1000 && y.model.n == y.baseline.n, "{y:?}");

@@ -153,11 +153,12 @@ fn a_long_short_case_by_hand() {
         strategy: Box::new(script),
         features: Box::new(kairos::feature::NoFeatures),
         model: None,
-        broker: kairos::broker::BrokerConfig {
+        feed: kairos::supervisor::Feed::Replay,
+        venue: kairos::supervisor::Venue::Sim(kairos::broker::BrokerConfig {
             commission_bps: dec!(10),
             commission_per_share: dec!(0.01),
             ..Default::default()
-        },
+        }),
         initial_cash: dec!(100000),
         window: 2,
         out_dir: out.clone(),

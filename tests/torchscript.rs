@@ -44,5 +44,5 @@ fn a_torchscript_model_without_its_scaler_is_an_error() {
         scaler: PathBuf::from("tests/fixtures/missing.json"),
     };
     let err = score_windows(&src, &[0.0; 24], 1, "cpu").expect_err("no scaler");
-    assert!(err.contains("missing.json"), "{err}");
+    assert!(err.to_string().contains("missing.json"), "{err}");
 }

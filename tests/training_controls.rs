@@ -4,7 +4,7 @@
 #![cfg(feature = "torch")]
 
 use kairos::data::synth::{self, SynthSpec};
-use kairos::model::job::{self, TrainConfig};
+use kairos::research::job::{self, TrainConfig};
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -123,7 +123,11 @@ fn zero_epoch_fine_tuning_and_cuda_fallback() {
         d.display()
     );
     let cfg: TrainConfig = toml::from_str(&text).expect("parse");
-    assert!(cfg.validate().expect_err("refused").contains("train.epochs"));
+    assert!(cfg
+        .validate()
+        .expect_err("refused")
+        .to_string()
+        .contains("train.epochs"));
 
     if tch::Cuda::is_available() {
         eprintln!("CUDA is available here: the fallback is not exercised");

@@ -8,7 +8,7 @@
 mod common;
 
 use kairos::data::synth::{self, SynthSpec};
-use kairos::model::walkforward::{self, WalkForwardConfig};
+use kairos::research::walkforward::{self, WalkForwardConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

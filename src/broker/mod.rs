@@ -1,51 +1,103 @@
-//! The broker simulator actor around the synchronous [`BrokerSim`].
+//! The broker actor: the one end of the pipeline where orders go.
 //!
-//! Per step `s` it joins the market event of `s` (from the feed) with the strategy's orders of
-//! `s - 1`: orders are accepted at the close they were decided on (a `Close` report), then the
-//! bars of `s` are matched (an `Intrabar` report). Both reports go to the strategy and the
-//! portfolio. After the last step's orders, everything still working is canceled (`Final`).
+//! An [`ExecutionVenue`] chooses where: the broker simulator [`BrokerSim`] today (a real
+//! broker's API is the other implementation this boundary is for). The actor around it is the
+//! same whatever the venue.
+//!
+//! Per step `s` the actor joins the market event of `s` (from the feed) with the strategy's
+//! orders of `s - 1`: orders are accepted at the close they were decided on (a `Close` report),
+//! then the bars of `s` are matched (an `Intrabar` report). Both reports go to the portfolio
+//! and to the subscribed strategy. After the last step's orders, everything still working is
+//! canceled (`Final`).
 
 mod sim;
 
-pub use sim::{find_bar, BrokerConfig, BrokerSim, CashCheck, FillPolicy};
+pub use crate::types::find_bar;
+pub use sim::{BrokerConfig, BrokerSim, CashCheck, FillPolicy};
 
 use crate::events::{ExecutionReport, MarketEvent, OrderBatch, Phase};
-use crate::portfolio::PortfolioMsg;
-use crate::strategy::StrategyMsg;
-use crate::supervisor::Peers;
+use crate::messages::{BrokerMsg, PortfolioMsg, StrategyMsg};
+use crate::types::{Bar, ClientOrderId, OrderEvent, OrderRequest, UnixNanos};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-pub struct BrokerActor;
-
-pub enum BrokerMsg {
-    Connect(Box<Peers>),
-    Market(Arc<MarketEvent>),
-    Orders(OrderBatch),
+/// Where orders go: accepts orders at a close, matches them against later bars, and cancels
+/// what still works when the market ends. Events are appended to `out` in the order they
+/// happened.
+pub trait ExecutionVenue: Send + 'static {
+    /// Orders decided at the close `ts`, with that close's bars.
+    fn submit(
+        &mut self,
+        orders: Vec<(ClientOrderId, OrderRequest)>,
+        ts: UnixNanos,
+        bars: &[Bar],
+        out: &mut Vec<OrderEvent>,
+    );
+    /// The bars of the next timestamp: fills of working orders.
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>);
+    /// The market ended at `ts`: cancel what still works.
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>);
+    /// The fill policy, as reported in `summary.json`.
+    fn fill_policy(&self) -> &str;
 }
 
+impl ExecutionVenue for BrokerSim {
+    fn submit(
+        &mut self,
+        orders: Vec<(ClientOrderId, OrderRequest)>,
+        ts: UnixNanos,
+        bars: &[Bar],
+        out: &mut Vec<OrderEvent>,
+    ) {
+        BrokerSim::submit(self, orders, ts, bars, out);
+    }
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
+        BrokerSim::on_bars(self, bars, out);
+    }
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) {
+        BrokerSim::finish(self, ts, out);
+    }
+    fn fill_policy(&self) -> &str {
+        self.config().fill_policy.as_str()
+    }
+}
+
+/// The broker's venue and downstream.
+pub struct BrokerArgs {
+    pub venue: Box<dyn ExecutionVenue>,
+    pub portfolio: ActorRef<PortfolioMsg>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
+}
+
+pub struct BrokerActor;
+
 pub struct BrokerState {
-    sim: BrokerSim,
-    peers: Option<Box<Peers>>,
+    venue: Box<dyn ExecutionVenue>,
+    portfolio: ActorRef<PortfolioMsg>,
+    /// Strategies subscribed to execution reports.
+    reports: Vec<ActorRef<StrategyMsg>>,
     pending: VecDeque<Arc<MarketEvent>>,
     /// The last step whose orders have been received (`-1`: none yet).
     orders_through: i64,
     current: Option<Arc<MarketEvent>>,
+    /// The step after which the market ended, when the feed could only say so afterwards.
+    end_after: Option<i64>,
+    finished: bool,
+    span: tracing::Span,
 }
 
 impl BrokerState {
-    fn peers(&self) -> Result<&Peers, ActorProcessingErr> {
-        self.peers.as_deref().ok_or_else(|| "broker not connected".into())
-    }
-
     fn publish(&self, report: ExecutionReport) -> Result<(), ActorProcessingErr> {
+        tracing::trace!(step = report.step, phase = ?report.phase, events = report.events.len(), "execution report");
         let report = Arc::new(report);
-        let peers = self.peers()?;
         if report.phase != Phase::Final {
-            peers.strategy.send_message(StrategyMsg::Execution(report.clone()))?;
+            for s in &self.reports {
+                s.send_message(StrategyMsg::Execution(report.clone()))?;
+            }
         }
-        peers.portfolio.send_message(PortfolioMsg::Execution(report))?;
+        self.portfolio.send_message(PortfolioMsg::Execution(report))?;
         Ok(())
     }
 
@@ -57,7 +109,7 @@ impl BrokerState {
         {
             let Some(market) = self.pending.pop_front() else { break };
             let mut events = Vec::new();
-            self.sim.on_bars(&market.bars, &mut events);
+            self.venue.on_bars(&market.bars, &mut events);
             self.current = Some(market.clone());
             self.publish(ExecutionReport {
                 step: market.step,
@@ -75,7 +127,7 @@ impl BrokerState {
             return Err(format!("orders of step {} while at step {}", batch.step, market.step).into());
         }
         let mut events = Vec::new();
-        self.sim.submit(batch.orders, batch.ts, &market.bars, &mut events);
+        self.venue.submit(batch.orders, batch.ts, &market.bars, &mut events);
         self.orders_through = batch.step as i64;
         self.publish(ExecutionReport {
             step: batch.step,
@@ -84,31 +136,66 @@ impl BrokerState {
             events,
         })?;
         if market.last {
-            let mut events = Vec::new();
-            self.sim.finish(market.ts_event, &mut events);
-            self.publish(ExecutionReport {
-                step: batch.step,
-                phase: Phase::Final,
-                market,
-                events,
-            })?;
+            self.finish(market)?;
         }
         Ok(())
+    }
+
+    /// Cancels what still works and sends the final report.
+    fn finish(&mut self, market: Arc<MarketEvent>) -> Result<(), ActorProcessingErr> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        let mut events = Vec::new();
+        self.venue.finish(market.ts_event, &mut events);
+        self.publish(ExecutionReport {
+            step: market.step,
+            phase: Phase::Final,
+            market,
+            events,
+        })
+    }
+
+    /// Finishes once the orders of the step the market ended after are in.
+    fn check_end(&mut self) -> Result<(), ActorProcessingErr> {
+        match self.end_after {
+            Some(-1) => {
+                let empty = Arc::new(MarketEvent {
+                    step: 0,
+                    ts_event: 0,
+                    ts_init: 0,
+                    last: true,
+                    in_flight: 0,
+                    bars: Vec::new(),
+                });
+                self.finish(empty)
+            }
+            Some(last) if self.orders_through >= last => {
+                let market = self.current.clone().ok_or("the market ended before any data")?;
+                self.finish(market)
+            }
+            _ => Ok(()),
+        }
     }
 }
 
 impl Actor for BrokerActor {
     type Msg = BrokerMsg;
     type State = BrokerState;
-    type Arguments = BrokerSim;
+    type Arguments = BrokerArgs;
 
-    async fn pre_start(&self, _m: ActorRef<BrokerMsg>, sim: BrokerSim) -> Result<BrokerState, ActorProcessingErr> {
+    async fn pre_start(&self, _m: ActorRef<BrokerMsg>, args: BrokerArgs) -> Result<BrokerState, ActorProcessingErr> {
         Ok(BrokerState {
-            sim,
-            peers: None,
+            venue: args.venue,
+            portfolio: args.portfolio,
+            reports: Vec::new(),
             pending: VecDeque::new(),
             orders_through: -1,
             current: None,
+            end_after: None,
+            finished: false,
+            span: args.span,
         })
     }
 
@@ -118,11 +205,17 @@ impl Actor for BrokerActor {
         msg: BrokerMsg,
         state: &mut BrokerState,
     ) -> Result<(), ActorProcessingErr> {
+        let span = state.span.clone();
+        let _entered = span.enter();
         match msg {
-            BrokerMsg::Connect(p) => state.peers = Some(p),
+            BrokerMsg::SubscribeReports(s) => state.reports.push(s),
             BrokerMsg::Market(m) => state.pending.push_back(m),
             BrokerMsg::Orders(batch) => state.on_orders(batch)?,
+            BrokerMsg::End { last_step } => {
+                state.end_after = Some(last_step.map_or(-1, |s| s as i64));
+            }
         }
-        state.match_pending()
+        state.match_pending()?;
+        state.check_end()
     }
 }

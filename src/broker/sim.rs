@@ -32,7 +32,7 @@
 //! data never fill: they are canceled with reason `end of data`.
 
 use crate::types::{
-    Bar, ClientOrderId, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
+    find_bar, Bar, ClientOrderId, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
     OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
 };
 use chrono::{NaiveDate, TimeZone};
@@ -161,6 +161,11 @@ impl BrokerSim {
             cash: initial_cash,
             used_volume: vec![Decimal::ZERO; n],
         }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.cfg
     }
 
     /// Cash as the broker sees it.
@@ -440,12 +445,4 @@ fn cancel(order: &WorkingOrder, ts: UnixNanos, reason: &str) -> OrderEvent {
         reason: reason.into(),
         unfilled: order.remaining,
     })
-}
-
-/// The bar of `id` in a batch sorted by instrument.
-#[inline]
-pub fn find_bar(bars: &[Bar], id: crate::types::InstrumentId) -> Option<&Bar> {
-    bars.binary_search_by_key(&id, |b| b.instrument_id)
-        .ok()
-        .map(|i| &bars[i])
 }

@@ -3,10 +3,13 @@
 //! Prices are kept as `i64` mantissas with one decimal scale per instrument, so 500 symbols x
 //! 2,520 days fit in about 55 MB; the feed turns one timestamp at a time into [`Bar`]s.
 
+mod replay;
 pub mod synth;
 
+pub use replay::ReplayCursor;
+
 use crate::types::{Bar, Decimal, Instrument, InstrumentId, UnixNanos};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The bars of one symbol, in time order, as mantissas at the instrument's scales.
 #[derive(Clone, Debug, Default)]
@@ -50,7 +53,7 @@ pub fn to_f64(mantissas: &[i64], scale: u32) -> Vec<f64> {
 impl Series {}
 
 /// What loading found and did, for the run summary.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LoadReport {
     pub files: usize,
     pub rows_read: usize,

@@ -218,3 +218,24 @@ impl SymbolFeatures {
         f
     }
 }
+
+/// A feature name the library does not define.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown feature {0:?}")]
+pub struct UnknownFeature(pub String);
+
+/// The library indices of `names`, in their order.
+///
+/// # Errors
+/// The first name the library does not define.
+pub fn feature_indices(names: &[String]) -> Result<Vec<usize>, UnknownFeature> {
+    names
+        .iter()
+        .map(|n| {
+            FEATURE_NAMES
+                .iter()
+                .position(|f| f == n)
+                .ok_or_else(|| UnknownFeature(n.clone()))
+        })
+        .collect()
+}

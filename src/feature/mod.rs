@@ -10,8 +10,7 @@ mod technical;
 pub use technical::{stream_market, TechnicalFeatures};
 
 use crate::events::{FeatureFrame, MarketEvent, SignalEvent};
-use crate::model::ModelMsg;
-use crate::supervisor::Peers;
+use crate::messages::{FeatureMsg, ModelMsg};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
@@ -32,27 +31,31 @@ impl FeatureEngine for NoFeatures {
 
 pub struct FeatureActor;
 
-pub enum FeatureMsg {
-    Connect(Box<Peers>),
-    Market(Arc<MarketEvent>),
+/// The feature engine and where its output goes.
+pub struct FeatureArgs {
+    pub engine: Box<dyn FeatureEngine>,
+    pub model: ActorRef<ModelMsg>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
 }
 
 pub struct FeatureState {
     engine: Box<dyn FeatureEngine>,
-    peers: Option<Box<Peers>>,
+    model: ActorRef<ModelMsg>,
+    span: tracing::Span,
 }
 
 impl Actor for FeatureActor {
     type Msg = FeatureMsg;
     type State = FeatureState;
-    type Arguments = Box<dyn FeatureEngine>;
+    type Arguments = FeatureArgs;
 
-    async fn pre_start(
-        &self,
-        _m: ActorRef<FeatureMsg>,
-        engine: Box<dyn FeatureEngine>,
-    ) -> Result<FeatureState, ActorProcessingErr> {
-        Ok(FeatureState { engine, peers: None })
+    async fn pre_start(&self, _m: ActorRef<FeatureMsg>, args: FeatureArgs) -> Result<FeatureState, ActorProcessingErr> {
+        Ok(FeatureState {
+            engine: args.engine,
+            model: args.model,
+            span: args.span,
+        })
     }
 
     async fn handle(
@@ -62,11 +65,11 @@ impl Actor for FeatureActor {
         state: &mut FeatureState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            FeatureMsg::Connect(p) => state.peers = Some(p),
             FeatureMsg::Market(market) => {
+                let _entered = state.span.enter();
+                tracing::trace!(step = market.step, "features");
                 let features = state.engine.update(&market).map(Arc::new);
-                let peers = state.peers.as_ref().ok_or("feature actor not connected")?;
-                peers.model.send_message(ModelMsg::Features(SignalEvent {
+                state.model.send_message(ModelMsg::Features(SignalEvent {
                     market,
                     features,
                     scores: None,

@@ -30,7 +30,7 @@ impl TechnicalFeatures {
     /// Updates with all bars of one timestamp (sorted by instrument) and returns each bar's
     /// features, in the order of `bars`.
     pub fn push(&mut self, bars: &[Bar]) -> Vec<FeatureRow> {
-        let bench_bar = self.benchmark.and_then(|id| crate::broker::find_bar(bars, id));
+        let bench_bar = self.benchmark.and_then(|id| crate::types::find_bar(bars, id));
         match bench_bar {
             Some(b) => self.bench.push(b.close_f64()),
             None => self.bench.clear_current(),
@@ -68,7 +68,7 @@ impl FeatureEngine for TechnicalFeatures {
 pub fn stream_market(data: &Arc<MarketData>, benchmark: Option<InstrumentId>) -> Vec<Vec<FeatureRow>> {
     let mut engine = TechnicalFeatures::new(data.instruments.len(), benchmark);
     let mut out: Vec<Vec<FeatureRow>> = data.series.iter().map(|s| Vec::with_capacity(s.len())).collect();
-    let mut cursor = crate::feed::ReplayCursor::new(
+    let mut cursor = crate::data::ReplayCursor::new(
         data.clone(),
         crate::clock::SimulatedClock::new(data.timestamps.first().copied().unwrap_or_default()),
     );

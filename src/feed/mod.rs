@@ -1,127 +1,166 @@
-//! The market-data feed actor, which is also the replay driver.
+//! The market-data feed actor: the one end of the pipeline where bars come from.
 //!
-//! It owns the [`ReplayCursor`] (a synchronous core that turns the column store into one
-//! [`MarketEvent`] per timestamp) and the only handle that advances the [`SimulatedClock`].
-//! Flow control: at most `window` timestamps are in flight; the portfolio returns a credit when
-//! it has settled one, so memory stays bounded whatever the length of the history.
+//! A [`MarketSource`] chooses where: [`MarketSource::Replay`] replays a loaded market through a
+//! [`ReplayCursor`] (a synchronous core that turns the column store into one [`MarketEvent`] per
+//! timestamp and owns the only handle that advances the [`SimulatedClock`]);
+//! [`MarketSource::Pushed`] takes timestamps pushed from outside (a live feed, or a test) through
+//! a channel. Everything downstream is the same code in both cases.
+//!
+//! Flow control: at most `window` timestamps are in flight; the portfolio returns a credit for
+//! each settled one, so memory stays bounded whatever the length of the history (pushed
+//! timestamps beyond the window wait here, in order).
 
-use crate::broker::BrokerMsg;
-use crate::clock::{Clock, SimulatedClock};
-use crate::data::MarketData;
+use crate::clock::SimulatedClock;
+use crate::data::{MarketData, ReplayCursor};
 use crate::events::MarketEvent;
-use crate::feature::FeatureMsg;
-use crate::supervisor::Peers;
+use crate::messages::{BrokerMsg, FeatureMsg, FeedMsg, PushedBars};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Turns the column store into time-ordered batches of bars.
-pub struct ReplayCursor {
-    data: Arc<MarketData>,
-    clock: SimulatedClock,
-    /// Next position in each symbol's series.
-    cursor: Vec<usize>,
-    next_step: usize,
-    seq: u64,
+/// Where bars come from: the one choice at this end of the pipeline.
+pub enum MarketSource {
+    /// Replay of a loaded market (the feed owns the simulated clock).
+    Replay(Arc<MarketData>),
+    /// Timestamps pushed from outside, in time order; the channel's end ends the market.
+    Pushed(tokio::sync::mpsc::Receiver<PushedBars>),
 }
 
-impl ReplayCursor {
-    pub fn new(data: Arc<MarketData>, clock: SimulatedClock) -> Self {
-        let n = data.series.len();
-        Self {
-            data,
-            clock,
-            cursor: vec![0; n],
-            next_step: 0,
-            seq: 0,
-        }
-    }
-
-    /// Number of timestamps not yet emitted.
-    pub fn remaining(&self) -> usize {
-        self.data.timestamps.len() - self.next_step
-    }
-
-    /// The next timestamp's bars; advances the simulated clock to its close.
-    pub fn next_event(&mut self) -> Option<MarketEvent> {
-        let step = self.next_step;
-        let ts_event = *self.data.timestamps.get(step)?;
-        self.clock.advance_to(ts_event);
-        let ts_init = self.clock.now();
-        let mut bars = Vec::with_capacity(self.data.series.len());
-        for (i, s) in self.data.series.iter().enumerate() {
-            let k = self.cursor[i];
-            if k < s.len() && s.step[k] as usize == step {
-                bars.push(self.data.bar(i, k, ts_event, ts_init, self.seq));
-                self.seq += 1;
-                self.cursor[i] = k + 1;
-            }
-        }
-        self.next_step += 1;
-        Some(MarketEvent {
-            step: step as u64,
-            ts_event,
-            ts_init,
-            last: self.next_step == self.data.timestamps.len(),
-            in_flight: 0,
-            bars,
-        })
-    }
-}
-
-pub struct FeedActor;
-
+/// The feed's downstream: the two actors every market event goes to.
 pub struct FeedArgs {
-    pub data: Arc<MarketData>,
-    pub clock: SimulatedClock,
+    pub source: MarketSource,
     pub window: usize,
+    pub feature: ActorRef<FeatureMsg>,
+    pub broker: ActorRef<BrokerMsg>,
     pub progress: Option<indicatif::ProgressBar>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
 }
 
-pub enum FeedMsg {
-    Connect(Box<Peers>),
-    /// Begin the replay.
-    Start,
-    /// The portfolio settled one timestamp.
-    Credit,
+enum Source {
+    Replay(ReplayCursor),
+    /// Pushed timestamps not yet emitted, and whether the push side has ended.
+    Pushed {
+        queue: VecDeque<PushedBars>,
+        ended: bool,
+    },
 }
 
 pub struct FeedState {
-    cursor: ReplayCursor,
-    peers: Option<Box<Peers>>,
+    source: Source,
+    feature: ActorRef<FeatureMsg>,
+    broker: ActorRef<BrokerMsg>,
     window: usize,
     in_flight: usize,
+    started: bool,
+    /// Steps emitted so far.
+    emitted: u64,
+    /// The last event has been emitted (or the end announced).
+    done: bool,
     progress: Option<indicatif::ProgressBar>,
+    span: tracing::Span,
 }
 
 impl FeedState {
+    fn emit(&mut self, mut ev: MarketEvent) -> Result<(), ActorProcessingErr> {
+        ev.step = self.emitted;
+        ev.in_flight = self.in_flight + 1;
+        self.done |= ev.last;
+        tracing::trace!(
+            step = ev.step,
+            bars = ev.bars.len(),
+            in_flight = ev.in_flight,
+            "market event"
+        );
+        let ev = Arc::new(ev);
+        self.broker.send_message(BrokerMsg::Market(ev.clone()))?;
+        self.feature.send_message(FeatureMsg::Market(ev))?;
+        self.in_flight += 1;
+        self.emitted += 1;
+        Ok(())
+    }
+
     fn pump(&mut self) -> Result<(), ActorProcessingErr> {
-        let Some(peers) = &self.peers else {
-            return Err("feed started before it was connected".into());
-        };
-        while self.in_flight < self.window {
-            let Some(mut ev) = self.cursor.next_event() else { break };
-            ev.in_flight = self.in_flight + 1;
-            let ev = Arc::new(ev);
-            peers.broker.send_message(BrokerMsg::Market(ev.clone()))?;
-            peers.feature.send_message(FeatureMsg::Market(ev))?;
-            self.in_flight += 1;
+        if !self.started {
+            return Ok(());
+        }
+        while self.in_flight < self.window && !self.done {
+            let ev = match &mut self.source {
+                Source::Replay(cursor) => match cursor.next_event() {
+                    Some(ev) => ev,
+                    None => break,
+                },
+                Source::Pushed { queue, ended } => {
+                    let Some(p) = queue.pop_front() else {
+                        if *ended {
+                            // The push side ended after everything was emitted: tell the broker
+                            // where the market stopped.
+                            self.done = true;
+                            let last_step = self.emitted.checked_sub(1);
+                            tracing::debug!(?last_step, "the pushed market ended");
+                            self.broker.send_message(BrokerMsg::End { last_step })?;
+                        }
+                        break;
+                    };
+                    // The last queued timestamp of an ended source is the last one.
+                    let last = p.last || (*ended && queue.is_empty());
+                    MarketEvent {
+                        step: 0,
+                        ts_event: p.ts_event,
+                        ts_init: p.ts_init,
+                        last,
+                        in_flight: 0,
+                        bars: p.bars,
+                    }
+                }
+            };
+            self.emit(ev)?;
         }
         Ok(())
     }
 }
+
+pub struct FeedActor;
 
 impl Actor for FeedActor {
     type Msg = FeedMsg;
     type State = FeedState;
     type Arguments = FeedArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<FeedMsg>, args: FeedArgs) -> Result<FeedState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<FeedMsg>, args: FeedArgs) -> Result<FeedState, ActorProcessingErr> {
+        let source = match args.source {
+            MarketSource::Replay(data) => {
+                let first = data.timestamps.first().copied().unwrap_or_default();
+                Source::Replay(ReplayCursor::new(data, SimulatedClock::new(first)))
+            }
+            MarketSource::Pushed(mut rx) => {
+                // Forward the channel into this actor's mailbox, so credits and pushed bars are
+                // handled in one order.
+                tokio::spawn(async move {
+                    while let Some(p) = rx.recv().await {
+                        if myself.send_message(FeedMsg::Bars(p)).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = myself.send_message(FeedMsg::End);
+                });
+                Source::Pushed {
+                    queue: VecDeque::new(),
+                    ended: false,
+                }
+            }
+        };
         Ok(FeedState {
-            cursor: ReplayCursor::new(args.data, args.clock),
-            peers: None,
+            source,
+            feature: args.feature,
+            broker: args.broker,
             window: args.window.max(1),
             in_flight: 0,
+            started: false,
+            emitted: 0,
+            done: false,
             progress: args.progress,
+            span: args.span,
         })
     }
 
@@ -131,17 +170,34 @@ impl Actor for FeedActor {
         msg: FeedMsg,
         state: &mut FeedState,
     ) -> Result<(), ActorProcessingErr> {
+        let span = state.span.clone();
+        let _entered = span.enter();
         match msg {
-            FeedMsg::Connect(peers) => state.peers = Some(peers),
-            FeedMsg::Start => state.pump()?,
+            FeedMsg::Start => state.started = true,
             FeedMsg::Credit => {
                 state.in_flight = state.in_flight.saturating_sub(1);
                 if let Some(pb) = &state.progress {
                     pb.inc(1);
                 }
-                state.pump()?;
+            }
+            FeedMsg::Bars(p) => match &mut state.source {
+                Source::Pushed { queue, ended: false } => {
+                    let last = p.last;
+                    queue.push_back(p);
+                    if last {
+                        if let Source::Pushed { ended, .. } = &mut state.source {
+                            *ended = true;
+                        }
+                    }
+                }
+                _ => return Err("bars pushed into a feed that does not take them".into()),
+            },
+            FeedMsg::End => {
+                if let Source::Pushed { ended, .. } = &mut state.source {
+                    *ended = true;
+                }
             }
         }
-        Ok(())
+        state.pump()
     }
 }

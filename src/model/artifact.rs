@@ -2,8 +2,7 @@
 //! scaler, ridge coefficients, training configuration and figures) and, for networks,
 //! `weights.safetensors`.
 
-use super::dataset::LabelKind;
-use super::eval::Evaluation;
+use super::meta::{Evaluation, LabelKind};
 use super::net::{ModelKind, Net, NetSpec};
 use super::ridge::Ridge;
 use super::scaler::RobustScaler;

@@ -9,6 +9,7 @@ use super::artifact::{self, ModelMeta};
 use super::net::{ModelKind, Net};
 use super::ridge::Ridge;
 use super::scaler::RobustScaler;
+use super::ModelError;
 use crate::types::InstrumentId;
 use crossbeam_channel::{bounded, Sender};
 use serde::{Deserialize, Serialize};
@@ -44,49 +45,56 @@ enum Scorer {
 
 impl Scorer {
     /// Scores of `x` = `[batch, window, features]`.
-    fn run(&self, x: &Tensor) -> Result<Vec<f64>, String> {
+    fn run(&self, x: &Tensor) -> Result<Vec<f64>, ModelError> {
         let _guard = tch::no_grad_guard();
         let y = match self {
             Scorer::Native { net, .. } => net.forward(x, false),
-            Scorer::TorchScript(m) => m.forward_ts(&[x]).map_err(|e| format!("TorchScript forward: {e}"))?,
+            Scorer::TorchScript(m) => m
+                .forward_ts(&[x])
+                .map_err(|e| ModelError::Inference(format!("TorchScript forward: {e}")))?,
             Scorer::Ridge(r) => {
                 let last = x.select(1, -1).to_kind(Kind::Double).to_device(Device::Cpu);
-                let rows = Vec::<Vec<f64>>::try_from(&last).map_err(|e| e.to_string())?;
+                let rows = Vec::<Vec<f64>>::try_from(&last).map_err(|e| ModelError::Inference(e.to_string()))?;
                 return Ok(rows.iter().map(|row| r.predict(row)).collect());
             }
         };
         let y = y.to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1);
-        Vec::<f64>::try_from(&y).map_err(|e| e.to_string())
+        Vec::<f64>::try_from(&y).map_err(|e| ModelError::Inference(e.to_string()))
     }
 }
 
-fn load(source: &ModelSource, device: Device) -> Result<(Scorer, InputSpec), String> {
+fn load(source: &ModelSource, device: Device) -> Result<(Scorer, InputSpec), ModelError> {
     match source {
         ModelSource::Artifact(dir) => {
-            let meta: ModelMeta = artifact::load_meta(dir).map_err(|e| e.to_string())?;
+            let meta: ModelMeta = artifact::load_meta(dir).map_err(|e| ModelError::Load(e.to_string()))?;
             let spec = InputSpec {
                 features: meta.features.clone(),
                 window: meta.window,
                 scaler: meta.scaler.clone(),
             };
             if meta.net.kind == ModelKind::Ridge {
-                let r = meta.ridge.clone().ok_or("ridge artifact without coefficients")?;
+                let r = meta
+                    .ridge
+                    .clone()
+                    .ok_or_else(|| ModelError::Load("ridge artifact without coefficients".into()))?;
                 return Ok((Scorer::Ridge(r), spec));
             }
-            let (_, vs, net) = artifact::load_net(dir, device).map_err(|e| e.to_string())?;
+            let (_, vs, net) = artifact::load_net(dir, device).map_err(|e| ModelError::Load(e.to_string()))?;
             Ok((Scorer::Native { net, _vs: vs }, spec))
         }
         ModelSource::TorchScript { model, scaler } => {
-            let text = std::fs::read_to_string(scaler).map_err(|e| format!("{}: {e}", scaler.display()))?;
-            let s: ScalerFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", scaler.display()))?;
+            let text =
+                std::fs::read_to_string(scaler).map_err(|e| ModelError::Load(format!("{}: {e}", scaler.display())))?;
+            let s: ScalerFile =
+                serde_json::from_str(&text).map_err(|e| ModelError::Load(format!("{}: {e}", scaler.display())))?;
             if s.median.len() != s.features.len() || s.iqr.len() != s.features.len() {
-                return Err(format!(
+                return Err(ModelError::Load(format!(
                     "{}: median and iqr need one value per feature",
                     scaler.display()
-                ));
+                )));
             }
-            super::dataset::feature_indices(&s.features).map_err(|e| format!("{}: {e}", scaler.display()))?;
-            let m = tch::CModule::load_on_device(model, device).map_err(|e| format!("{}: {e}", model.display()))?;
+            let m = tch::CModule::load_on_device(model, device)
+                .map_err(|e| ModelError::Load(format!("{}: {e}", model.display())))?;
             Ok((
                 Scorer::TorchScript(m),
                 InputSpec {
@@ -113,7 +121,7 @@ pub struct Job {
     pub step: u64,
     pub ts: i64,
     pub inputs: Vec<(InstrumentId, Vec<f32>)>,
-    pub reply: tokio::sync::oneshot::Sender<Result<Vec<(InstrumentId, f64)>, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Vec<(InstrumentId, f64)>, ModelError>>,
 }
 
 /// The model thread.
@@ -136,10 +144,10 @@ impl InferenceThread {
         device: &str,
         threads: i32,
         mut signals: Option<SignalSink>,
-    ) -> Result<Self, String> {
-        let device = super::train::device(device);
+    ) -> Result<Self, ModelError> {
+        let device = super::device(device);
         let (tx, rx) = bounded::<Job>(4);
-        let (ready_tx, ready_rx) = bounded::<Result<InputSpec, String>>(1);
+        let (ready_tx, ready_rx) = bounded::<Result<InputSpec, ModelError>>(1);
         let handle = std::thread::Builder::new()
             .name("kairos-model".into())
             .spawn(move || {
@@ -173,8 +181,8 @@ impl InferenceThread {
                     let _ = w.flush();
                 }
             })
-            .map_err(|e| e.to_string())?;
-        let input = ready_rx.recv().map_err(|_| "the model thread stopped".to_string())??;
+            .map_err(|e| ModelError::Load(format!("cannot start the model thread: {e}")))?;
+        let input = ready_rx.recv().map_err(|_| ModelError::Stopped)??;
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
@@ -187,12 +195,12 @@ impl InferenceThread {
     ///
     /// # Errors
     /// The model thread has stopped.
-    pub fn submit(&self, job: Job) -> Result<(), String> {
+    pub fn submit(&self, job: Job) -> Result<(), ModelError> {
         self.tx
             .as_ref()
-            .ok_or("model thread closed")?
+            .ok_or(ModelError::Stopped)?
             .send(job)
-            .map_err(|_| "the model thread stopped".to_string())
+            .map_err(|_| ModelError::Stopped)
     }
 }
 
@@ -210,17 +218,17 @@ fn score_job(
     job: &Job,
     (w, f): (usize, usize),
     device: Device,
-) -> Result<Vec<(InstrumentId, f64)>, String> {
+) -> Result<Vec<(InstrumentId, f64)>, ModelError> {
     if job.inputs.is_empty() {
         return Ok(Vec::new());
     }
     let mut flat = Vec::with_capacity(job.inputs.len() * w * f);
     for (id, x) in &job.inputs {
         if x.len() != w * f {
-            return Err(format!(
+            return Err(ModelError::Inference(format!(
                 "window of {id} has {} values, the model takes {w} x {f}",
                 x.len()
-            ));
+            )));
         }
         flat.extend_from_slice(x);
     }
@@ -235,12 +243,16 @@ fn score_job(
 ///
 /// # Errors
 /// Loading or forward errors.
-pub fn score_windows(source: &ModelSource, x: &[f32], batch: usize, device: &str) -> Result<Vec<f64>, String> {
-    let device = super::train::device(device);
+pub fn score_windows(source: &ModelSource, x: &[f32], batch: usize, device: &str) -> Result<Vec<f64>, ModelError> {
+    let device = super::device(device);
     let (scorer, spec) = load(source, device)?;
     let per = spec.window * spec.features.len();
     if x.len() != batch * per {
-        return Err(format!("expected {} values, got {}", batch * per, x.len()));
+        return Err(ModelError::Inference(format!(
+            "expected {} values, got {}",
+            batch * per,
+            x.len()
+        )));
     }
     let t = Tensor::from_slice(x)
         .view([batch as i64, spec.window as i64, spec.features.len() as i64])
@@ -252,7 +264,7 @@ pub fn score_windows(source: &ModelSource, x: &[f32], batch: usize, device: &str
 ///
 /// # Errors
 /// I/O or format errors.
-pub fn read_scaler(path: &Path) -> Result<ScalerFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_scaler(path: &Path) -> Result<ScalerFile, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::Load(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| ModelError::Load(format!("{}: {e}", path.display())))
 }

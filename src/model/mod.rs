@@ -1,32 +1,28 @@
-//! Models: datasets, training, artifacts, and the model-inference actor.
+//! Model inference: the runtime a backtest or a paper session loads, apart from research.
 //!
 //! The actor sits between the feature and strategy actors. Without a model it passes events
 //! through; with one it keeps each symbol's window of scaled features, sends one batch per
 //! timestamp to the model thread ([`infer::InferenceThread`]: one batched forward pass, off the
 //! async workers) and attaches the scores to the event for the strategy.
+//!
+//! This folder holds only what inference needs: the artifact format ([`artifact`]), the
+//! networks ([`net`]), the scaler, the ridge predictor and the device choice. Datasets,
+//! training, walk-forward, evaluation and importance live in [`crate::research`], which depends
+//! on this module and never the other way round.
 
 #[cfg(feature = "torch")]
 pub mod artifact;
-pub mod dataset;
-pub mod eval;
-#[cfg(feature = "torch")]
-pub mod importance;
 #[cfg(feature = "torch")]
 pub mod infer;
-#[cfg(feature = "torch")]
-pub mod job;
+pub mod meta;
 #[cfg(feature = "torch")]
 pub mod net;
 pub mod ridge;
 pub mod scaler;
-#[cfg(feature = "torch")]
-pub mod train;
-#[cfg(feature = "torch")]
-pub mod walkforward;
 
 use crate::events::{Scores, SignalEvent};
-use crate::strategy::StrategyMsg;
-use crate::supervisor::Peers;
+use crate::messages::{ModelMsg, StrategyMsg};
+#[cfg(feature = "torch")]
 use crate::types::InstrumentId;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 #[cfg(feature = "torch")]
@@ -45,12 +41,45 @@ pub enum ModelSource {
     },
 }
 
+/// Errors of model loading and inference.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A model file or its metadata cannot be read or does not make sense.
+    #[error("{0}")]
+    Load(String),
+    /// libtorch failed while scoring.
+    #[error("inference: {0}")]
+    Inference(String),
+    /// The model asks for an input the feature stage does not compute.
+    #[error("the model's input {0:?} is not a computed feature")]
+    MissingFeature(String),
+    /// The model thread is gone.
+    #[error("the model thread stopped")]
+    Stopped,
+}
+
+/// The device to use: CUDA only when asked for and available; asking for CUDA where it is not
+/// available falls back to the CPU and says so in the log.
+#[cfg(feature = "torch")]
+pub fn device(name: &str) -> tch::Device {
+    if name != "cuda" {
+        return tch::Device::Cpu;
+    }
+    if tch::Cuda::is_available() {
+        tch::Device::Cuda(0)
+    } else {
+        tracing::warn!("device \"cuda\" asked for but CUDA is not available: falling back to the CPU");
+        tch::Device::Cpu
+    }
+}
+
 /// A loaded model and the rolling input windows of every symbol.
 #[cfg(feature = "torch")]
 pub struct ModelRuntime {
     thread: infer::InferenceThread,
-    /// Library indices of the model's inputs, in the model's order.
-    cols: Vec<usize>,
+    /// Columns of the model's inputs in the feature frames, in the model's order (resolved
+    /// from the first frame's names).
+    cols: Option<Vec<usize>>,
     windows: Vec<VecDeque<Vec<f32>>>,
     tradable: Vec<bool>,
 }
@@ -61,7 +90,7 @@ pub enum ModelRuntime {}
 
 #[cfg(not(feature = "torch"))]
 impl ModelRuntime {
-    async fn score(&mut self, _ev: &SignalEvent) -> Result<Vec<(InstrumentId, f64)>, String> {
+    async fn score(&mut self, _ev: &SignalEvent) -> Result<Vec<(crate::types::InstrumentId, f64)>, ModelError> {
         match *self {}
     }
 }
@@ -69,29 +98,49 @@ impl ModelRuntime {
 #[cfg(feature = "torch")]
 impl ModelRuntime {
     /// Wraps a started inference thread for `instruments`.
-    ///
-    /// # Errors
-    /// The model asks for a feature the library does not have.
-    pub fn new(thread: infer::InferenceThread, instruments: &[crate::types::Instrument]) -> Result<Self, String> {
-        let cols = dataset::feature_indices(&thread.input.features)?;
-        Ok(Self {
+    pub fn new(thread: infer::InferenceThread, instruments: &[crate::types::Instrument]) -> Self {
+        Self {
             thread,
-            cols,
+            cols: None,
             windows: vec![VecDeque::new(); instruments.len()],
             tradable: instruments.iter().map(|i| i.tradable).collect(),
-        })
+        }
+    }
+
+    /// The model's input features, in its order.
+    pub fn features(&self) -> &[String] {
+        &self.thread.input.features
     }
 
     /// Updates the windows with a feature frame; returns the full windows of tradable symbols.
     /// A missing input clears that symbol's window: a window never spans a gap.
-    fn update(&mut self, ev: &SignalEvent) -> Vec<(InstrumentId, Vec<f32>)> {
+    fn update(&mut self, ev: &SignalEvent) -> Result<Vec<(InstrumentId, Vec<f32>)>, ModelError> {
         let Some(frame) = ev.features.as_deref() else {
-            return Vec::new();
+            return Ok(Vec::new());
+        };
+        let cols = match &self.cols {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .thread
+                    .input
+                    .features
+                    .iter()
+                    .map(|f| {
+                        frame
+                            .names
+                            .iter()
+                            .position(|n| n == f)
+                            .ok_or_else(|| ModelError::MissingFeature(f.clone()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.cols.insert(c)
+            }
         };
         let w = self.thread.input.window;
         let mut inputs = Vec::new();
         for (id, row) in frame.instruments.iter().zip(&frame.values) {
-            let picked: Vec<Option<f64>> = self.cols.iter().map(|&c| row[c]).collect();
+            let picked: Vec<Option<f64>> = cols.iter().map(|&c| row[c]).collect();
             let win = &mut self.windows[id.index()];
             match self.thread.input.scaler.scale_row(&picked) {
                 Some(scaled) => {
@@ -106,13 +155,13 @@ impl ModelRuntime {
                 inputs.push((*id, win.iter().flatten().copied().collect()));
             }
         }
-        inputs
+        Ok(inputs)
     }
 
     /// Scores of every symbol with a full window at this timestamp: one batched forward pass
     /// on the model thread, awaited here without blocking the async workers.
-    async fn score(&mut self, ev: &SignalEvent) -> Result<Vec<(InstrumentId, f64)>, String> {
-        let inputs = self.update(ev);
+    async fn score(&mut self, ev: &SignalEvent) -> Result<Vec<(InstrumentId, f64)>, ModelError> {
+        let inputs = self.update(ev)?;
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
@@ -123,33 +172,37 @@ impl ModelRuntime {
             inputs,
             reply: tx,
         })?;
-        rx.await.map_err(|_| "the model thread stopped".to_string())?
+        rx.await.map_err(|_| ModelError::Stopped)?
     }
+}
+
+/// The model and where scores go.
+pub struct ModelArgs {
+    pub runtime: Option<ModelRuntime>,
+    pub strategy: ActorRef<StrategyMsg>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
 }
 
 pub struct ModelActor;
 
-pub enum ModelMsg {
-    Connect(Box<Peers>),
-    Features(SignalEvent),
-}
-
 pub struct ModelState {
-    peers: Option<Box<Peers>>,
     runtime: Option<ModelRuntime>,
+    strategy: ActorRef<StrategyMsg>,
+    span: tracing::Span,
 }
 
 impl Actor for ModelActor {
     type Msg = ModelMsg;
     type State = ModelState;
-    type Arguments = Option<ModelRuntime>;
+    type Arguments = ModelArgs;
 
-    async fn pre_start(
-        &self,
-        _m: ActorRef<ModelMsg>,
-        runtime: Option<ModelRuntime>,
-    ) -> Result<ModelState, ActorProcessingErr> {
-        Ok(ModelState { peers: None, runtime })
+    async fn pre_start(&self, _m: ActorRef<ModelMsg>, args: ModelArgs) -> Result<ModelState, ActorProcessingErr> {
+        Ok(ModelState {
+            runtime: args.runtime,
+            strategy: args.strategy,
+            span: args.span,
+        })
     }
 
     async fn handle(
@@ -158,17 +211,22 @@ impl Actor for ModelActor {
         msg: ModelMsg,
         state: &mut ModelState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            ModelMsg::Connect(p) => state.peers = Some(p),
-            ModelMsg::Features(mut ev) => {
-                if let Some(rt) = state.runtime.as_mut() {
-                    let scores = rt.score(&ev).await?;
-                    ev.scores = Some(Arc::new(Scores { scores }));
+        use tracing::Instrument;
+        let span = state.span.clone();
+        async move {
+            match msg {
+                ModelMsg::Features(mut ev) => {
+                    if let Some(rt) = state.runtime.as_mut() {
+                        let scores = rt.score(&ev).await?;
+                        tracing::debug!(step = ev.market.step, scored = scores.len(), "model scores");
+                        ev.scores = Some(Arc::new(Scores { scores }));
+                    }
+                    state.strategy.send_message(StrategyMsg::Signals(ev))?;
                 }
-                let peers = state.peers.as_ref().ok_or("model actor not connected")?;
-                peers.strategy.send_message(StrategyMsg::Signals(ev))?;
             }
+            Ok(())
         }
-        Ok(())
+        .instrument(span)
+        .await
     }
 }

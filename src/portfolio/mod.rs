@@ -1,20 +1,18 @@
 //! The portfolio actor: the account of record. It applies every execution report in order,
-//! marks equity at each close, streams the outputs, returns a flow-control credit to the feed
-//! for each settled timestamp, and hands the run's result to the supervisor at the end.
+//! marks equity at each close, streams the outputs, returns a flow-control credit to the
+//! subscribed feed for each settled timestamp, and hands the run's result over at the end.
+//!
+//! The book and the metrics are [`crate::account`]'s, shared with the strategy host.
 
-mod book;
-mod metrics;
-
-pub use book::{Portfolio, TradeStats};
-pub use metrics::{summarize, Summary};
+pub use crate::account::{summarize, Portfolio, Summary, TradeStats};
 
 use crate::events::{ExecutionReport, Phase};
-use crate::feed::FeedMsg;
+use crate::messages::{FeedMsg, PortfolioMsg};
 use crate::output::{dec, OutputSink, TimeFormat};
-use crate::supervisor::{Peers, SupervisorMsg};
 use crate::types::{Decimal, Instrument, OrderEvent, UnixNanos};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 /// What a finished run hands back.
 #[derive(Debug, Clone)]
@@ -38,11 +36,10 @@ pub struct PortfolioArgs {
     pub fill_policy: String,
     /// Write `events.jsonl` (skipped entirely when off).
     pub log_events: bool,
-}
-
-pub enum PortfolioMsg {
-    Connect(Box<Peers>),
-    Execution(Arc<ExecutionReport>),
+    /// Where the run's result goes once the final report is applied.
+    pub done: Option<oneshot::Sender<RunOutput>>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
 }
 
 /// One line of `events.jsonl`, serialized without building a JSON tree.
@@ -58,7 +55,8 @@ pub struct PortfolioState {
     book: Portfolio,
     curve: Vec<(UnixNanos, Decimal)>,
     args: PortfolioArgs,
-    peers: Option<Box<Peers>>,
+    /// Feeds subscribed to flow-control credits.
+    credits: Vec<ActorRef<FeedMsg>>,
     bars: u64,
     events: u64,
     max_in_flight: usize,
@@ -170,7 +168,7 @@ impl Actor for PortfolioActor {
             book: Portfolio::new(args.initial_cash, args.instruments.len()),
             curve: Vec::new(),
             args,
-            peers: None,
+            credits: Vec::new(),
             bars: 0,
             events: 0,
             max_in_flight: 0,
@@ -184,21 +182,28 @@ impl Actor for PortfolioActor {
         msg: PortfolioMsg,
         state: &mut PortfolioState,
     ) -> Result<(), ActorProcessingErr> {
+        let span = state.args.span.clone();
+        let _entered = span.enter();
         match msg {
-            PortfolioMsg::Connect(p) => state.peers = Some(p),
+            PortfolioMsg::SubscribeCredits(feed) => state.credits.push(feed),
             PortfolioMsg::Execution(report) => {
                 state.log(&report);
                 match report.phase {
                     Phase::Intrabar => {}
                     Phase::Close => {
                         state.settle(&report);
-                        let peers = state.peers.as_ref().ok_or("portfolio not connected")?;
-                        peers.feed.send_message(FeedMsg::Credit)?;
+                        tracing::trace!(step = report.step, "settled");
+                        for feed in &state.credits {
+                            feed.send_message(FeedMsg::Credit)?;
+                        }
                     }
                     Phase::Final => {
                         let out = state.finish()?;
-                        let peers = state.peers.as_ref().ok_or("portfolio not connected")?;
-                        peers.supervisor.send_message(SupervisorMsg::Done(Box::new(out)))?;
+                        tracing::debug!(final_equity = out.summary.final_equity, "portfolio settled the run");
+                        if let Some(done) = state.args.done.take() {
+                            // The receiver is gone only when the run was abandoned.
+                            let _ = done.send(out);
+                        }
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The plug-in API: a small synchronous trait, and the read-only view a strategy decides on.
 
+use crate::account::Portfolio;
 use crate::events::{FeatureFrame, Scores};
-use crate::portfolio::Portfolio;
 use crate::types::{Bar, Decimal, Fill, Instrument, InstrumentId, OrderRequest, Position, UnixNanos};
 
 /// A trading strategy. The host calls it in time order; it sees only data up to now and

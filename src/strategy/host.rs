@@ -3,8 +3,8 @@
 //! round trip is needed) and assigns order ids.
 
 use super::api::{Strategy, StrategyContext};
+use crate::account::Portfolio;
 use crate::events::{ExecutionReport, SignalEvent};
-use crate::portfolio::Portfolio;
 use crate::types::{ClientOrderId, Decimal, Instrument, OrderEvent, OrderRequest};
 use std::sync::Arc;
 

@@ -10,28 +10,29 @@ mod host;
 pub use api::{Strategy, StrategyContext};
 pub use host::StrategyHost;
 
-use crate::broker::BrokerMsg;
-use crate::events::{ExecutionReport, OrderBatch, Phase, SignalEvent};
-use crate::supervisor::Peers;
+use crate::events::{OrderBatch, Phase, SignalEvent};
+use crate::messages::{BrokerMsg, StrategyMsg};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+/// The hosted strategy and where its orders go.
+pub struct StrategyArgs {
+    pub host: StrategyHost,
+    pub broker: ActorRef<BrokerMsg>,
+    /// This actor's tracing span (inside its run's).
+    pub span: tracing::Span,
+}
 
 pub struct StrategyActor;
 
-pub enum StrategyMsg {
-    Connect(Box<Peers>),
-    Signals(SignalEvent),
-    Execution(Arc<ExecutionReport>),
-}
-
 pub struct StrategyState {
     host: StrategyHost,
-    peers: Option<Box<Peers>>,
+    broker: ActorRef<BrokerMsg>,
     signals: BTreeMap<u64, SignalEvent>,
     /// Steps whose intrabar report has been applied.
     intrabar_done: Option<u64>,
     next_step: u64,
+    span: tracing::Span,
 }
 
 impl StrategyState {
@@ -40,9 +41,10 @@ impl StrategyState {
             let Some(sig) = self.signals.remove(&self.next_step) else {
                 break;
             };
+            let _span = tracing::debug_span!("decide", step = self.next_step).entered();
             let orders = self.host.on_bars(&sig);
-            let peers = self.peers.as_ref().ok_or("strategy actor not connected")?;
-            peers.broker.send_message(BrokerMsg::Orders(OrderBatch {
+            tracing::debug!(orders = orders.len(), "decided");
+            self.broker.send_message(BrokerMsg::Orders(OrderBatch {
                 step: self.next_step,
                 ts: sig.market.ts_event,
                 orders,
@@ -56,19 +58,20 @@ impl StrategyState {
 impl Actor for StrategyActor {
     type Msg = StrategyMsg;
     type State = StrategyState;
-    type Arguments = StrategyHost;
+    type Arguments = StrategyArgs;
 
     async fn pre_start(
         &self,
         _m: ActorRef<StrategyMsg>,
-        host: StrategyHost,
+        args: StrategyArgs,
     ) -> Result<StrategyState, ActorProcessingErr> {
         Ok(StrategyState {
-            host,
-            peers: None,
+            host: args.host,
+            broker: args.broker,
             signals: BTreeMap::new(),
             intrabar_done: None,
             next_step: 0,
+            span: args.span,
         })
     }
 
@@ -78,8 +81,9 @@ impl Actor for StrategyActor {
         msg: StrategyMsg,
         state: &mut StrategyState,
     ) -> Result<(), ActorProcessingErr> {
+        let span = state.span.clone();
+        let _entered = span.enter();
         match msg {
-            StrategyMsg::Connect(p) => state.peers = Some(p),
             StrategyMsg::Signals(sig) => {
                 state.signals.insert(sig.market.step, sig);
                 state.advance()?;

@@ -1,47 +1,66 @@
-//! The supervisor: spawns the six pipeline actors linked to itself, wires them, starts the
-//! replay, and ends the run when the portfolio reports completion or any actor fails.
+//! The wiring: spawns the six pipeline actors linked to a supervisor, hands each the typed
+//! references of the actors it sends to, makes the two subscriptions, starts the feed, and ends
+//! the run when the portfolio hands over its result or any actor fails.
 //!
 //! ```text
 //!   feed ──► feature ──► model ──► strategy ──orders──► broker ──reports──► portfolio
-//!     └───────────────── bars ────────────────────────────►┘ └──fills──► strategy
-//!     ▲──────────────────────────── credit (flow control) ─────────────────┘
+//!     └───────────────── bars ────────────────────────────►┘ └──reports──► strategy (subscribed)
+//!     ▲──────────────────────────── credit (subscribed) ───────────────────┘
 //! ```
+//!
+//! The two ends are chosen here, and only here: [`Feed`] (where bars come from) and [`Venue`]
+//! (where orders go). The feature, model, strategy and portfolio actors are the same in every
+//! mode.
 
-use crate::broker::{BrokerActor, BrokerConfig, BrokerMsg, BrokerSim};
-use crate::clock::SimulatedClock;
+use crate::broker::{BrokerActor, BrokerArgs, BrokerConfig, BrokerSim, ExecutionVenue};
 use crate::data::MarketData;
-use crate::feature::{FeatureActor, FeatureEngine, FeatureMsg};
-use crate::feed::{FeedActor, FeedArgs, FeedMsg};
-use crate::model::{ModelActor, ModelMsg};
+use crate::feature::{FeatureActor, FeatureArgs, FeatureEngine};
+use crate::feed::{FeedActor, FeedArgs, MarketSource};
+use crate::messages::{BrokerMsg, FeedMsg, PortfolioMsg, PushedBars};
+use crate::model::{ModelActor, ModelArgs};
 use crate::output::{OutputSink, TimeFormat};
-use crate::portfolio::{PortfolioActor, PortfolioArgs, PortfolioMsg, RunOutput};
-use crate::strategy::{Strategy, StrategyActor, StrategyHost, StrategyMsg};
+use crate::portfolio::{PortfolioActor, PortfolioArgs, RunOutput};
+use crate::strategy::{Strategy, StrategyActor, StrategyArgs, StrategyHost};
 use crate::types::Decimal;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
-/// Addresses of every actor of a run.
-#[derive(Clone)]
-pub struct Peers {
-    pub feed: ActorRef<FeedMsg>,
-    pub feature: ActorRef<FeatureMsg>,
-    pub model: ActorRef<ModelMsg>,
-    pub strategy: ActorRef<StrategyMsg>,
-    pub broker: ActorRef<BrokerMsg>,
-    pub portfolio: ActorRef<PortfolioMsg>,
-    pub supervisor: ActorRef<SupervisorMsg>,
+/// Where bars come from.
+pub enum Feed {
+    /// Replay `RunSetup::data`.
+    Replay,
+    /// Timestamps pushed through this channel (bars of `RunSetup::data`'s instruments), in time
+    /// order, until one is marked last or the channel closes.
+    Pushed(tokio::sync::mpsc::Receiver<PushedBars>),
 }
 
-/// Everything a backtest run needs.
+/// Where orders go.
+pub enum Venue {
+    /// The broker simulator with these settings.
+    Sim(BrokerConfig),
+    /// Any other execution venue.
+    Custom(Box<dyn ExecutionVenue>),
+}
+
+impl Default for Venue {
+    fn default() -> Self {
+        Venue::Sim(BrokerConfig::default())
+    }
+}
+
+/// Everything a run needs.
 pub struct RunSetup {
+    /// The instruments and calendar kind; for [`Feed::Replay`], the bars too.
     pub data: Arc<MarketData>,
+    pub feed: Feed,
+    pub venue: Venue,
     pub strategy: Box<dyn Strategy>,
     pub features: Box<dyn FeatureEngine>,
     /// The model the model actor runs (`None`: it passes events through).
     pub model: Option<crate::model::ModelRuntime>,
-    pub broker: BrokerConfig,
     pub initial_cash: Decimal,
     /// Maximum number of timestamps in flight (flow control).
     pub window: usize,
@@ -67,33 +86,44 @@ pub enum EngineError {
 
 static RUN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-pub enum SupervisorMsg {
-    Done(Box<RunOutput>),
-}
-
 pub struct SupervisorActor;
 
+pub struct SupervisorArgs {
+    setup: RunSetup,
+    sink: OutputSink,
+    run: u64,
+    done: oneshot::Sender<RunOutput>,
+    failed: oneshot::Sender<String>,
+    span: tracing::Span,
+}
+
 pub struct SupervisorState {
-    done: Option<oneshot::Sender<Result<RunOutput, String>>>,
+    failed: Option<oneshot::Sender<String>>,
 }
 
 impl Actor for SupervisorActor {
-    type Msg = SupervisorMsg;
+    type Msg = ();
     type State = SupervisorState;
-    type Arguments = (RunSetup, OutputSink, oneshot::Sender<Result<RunOutput, String>>);
+    type Arguments = SupervisorArgs;
 
     async fn pre_start(
         &self,
-        myself: ActorRef<SupervisorMsg>,
-        (setup, sink, done): Self::Arguments,
+        myself: ActorRef<()>,
+        args: SupervisorArgs,
     ) -> Result<SupervisorState, ActorProcessingErr> {
+        let SupervisorArgs {
+            setup,
+            sink,
+            run,
+            done,
+            failed,
+            span: run_span,
+        } = args;
+        let span = |actor: &'static str| tracing::debug_span!(parent: &run_span, "actor", actor);
         let data = setup.data;
         let instruments = Arc::new(data.instruments.clone());
         let tz = instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone);
-        let first_ts = data.timestamps.first().copied().unwrap_or_default();
         let sup = myself.get_cell();
-        // ractor registers names process-wide: suffix them with a run id so runs can overlap.
-        let run = RUN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let progress = (setup.progress && data.timestamps.len() > 2_000).then(|| {
             let pb = indicatif::ProgressBar::new(data.timestamps.len() as u64);
             pb.set_style(
@@ -102,100 +132,115 @@ impl Actor for SupervisorActor {
             );
             pb
         });
-        let fill_policy = setup.broker.fill_policy.as_str().to_string();
-        let strategy_name = setup.strategy.name().to_string();
+        let venue: Box<dyn ExecutionVenue> = match setup.venue {
+            Venue::Sim(cfg) => Box::new(BrokerSim::new(cfg, instruments.clone(), setup.initial_cash, data.daily)),
+            Venue::Custom(v) => v,
+        };
+        // ractor registers names process-wide: the run id keeps overlapping runs apart.
+        let name = |actor: &str| Some(format!("{actor}-{run}"));
         let (portfolio, _) = Actor::spawn_linked(
-            Some(format!("portfolio-{run}")),
+            name("portfolio"),
             PortfolioActor,
             PortfolioArgs {
                 initial_cash: setup.initial_cash,
                 instruments: instruments.clone(),
                 time_format: TimeFormat { daily: data.daily, tz },
                 sink,
-                strategy_name,
-                fill_policy,
+                strategy_name: setup.strategy.name().to_string(),
+                fill_policy: venue.fill_policy().to_string(),
                 log_events: setup.event_log,
+                done: Some(done),
+                span: span("portfolio"),
             },
             sup.clone(),
         )
         .await?;
-        let broker_sim = BrokerSim::new(setup.broker, instruments.clone(), setup.initial_cash, data.daily);
-        let (broker, _) =
-            Actor::spawn_linked(Some(format!("broker-{run}")), BrokerActor, broker_sim, sup.clone()).await?;
-        let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash);
-        let (strategy, _) =
-            Actor::spawn_linked(Some(format!("strategy-{run}")), StrategyActor, host, sup.clone()).await?;
-        let (model, _) =
-            Actor::spawn_linked(Some(format!("model-{run}")), ModelActor, setup.model, sup.clone()).await?;
-        let (feature, _) = Actor::spawn_linked(
-            Some(format!("feature-{run}")),
-            FeatureActor,
-            setup.features,
+        let (broker, _) = Actor::spawn_linked(
+            name("broker"),
+            BrokerActor,
+            BrokerArgs {
+                venue,
+                portfolio: portfolio.clone(),
+                span: span("broker"),
+            },
             sup.clone(),
         )
         .await?;
-        let feed_args = FeedArgs {
-            data,
-            clock: SimulatedClock::new(first_ts),
-            window: setup.window,
-            progress,
+        let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash);
+        let (strategy, _) = Actor::spawn_linked(
+            name("strategy"),
+            StrategyActor,
+            StrategyArgs {
+                host,
+                broker: broker.clone(),
+                span: span("strategy"),
+            },
+            sup.clone(),
+        )
+        .await?;
+        let (model, _) = Actor::spawn_linked(
+            name("model"),
+            ModelActor,
+            ModelArgs {
+                runtime: setup.model,
+                strategy: strategy.clone(),
+                span: span("model"),
+            },
+            sup.clone(),
+        )
+        .await?;
+        let (feature, _) = Actor::spawn_linked(
+            name("feature"),
+            FeatureActor,
+            FeatureArgs {
+                engine: setup.features,
+                model,
+                span: span("feature"),
+            },
+            sup.clone(),
+        )
+        .await?;
+        let source = match setup.feed {
+            Feed::Replay => MarketSource::Replay(data),
+            Feed::Pushed(rx) => MarketSource::Pushed(rx),
         };
-        let (feed, _) = Actor::spawn_linked(Some(format!("feed-{run}")), FeedActor, feed_args, sup).await?;
-        let peers = Peers {
-            feed,
-            feature,
-            model,
-            strategy,
-            broker,
-            portfolio,
-            supervisor: myself.clone(),
-        };
-        // Every Connect is enqueued before Start, and data flows only after Start.
-        peers
-            .portfolio
-            .send_message(PortfolioMsg::Connect(Box::new(peers.clone())))?;
-        peers.broker.send_message(BrokerMsg::Connect(Box::new(peers.clone())))?;
-        peers
-            .strategy
-            .send_message(StrategyMsg::Connect(Box::new(peers.clone())))?;
-        peers.model.send_message(ModelMsg::Connect(Box::new(peers.clone())))?;
-        peers
-            .feature
-            .send_message(FeatureMsg::Connect(Box::new(peers.clone())))?;
-        peers.feed.send_message(FeedMsg::Connect(Box::new(peers.clone())))?;
-        peers.feed.send_message(FeedMsg::Start)?;
-        Ok(SupervisorState { done: Some(done) })
+        let (feed, _) = Actor::spawn_linked(
+            name("feed"),
+            FeedActor,
+            FeedArgs {
+                source,
+                window: setup.window,
+                feature,
+                broker: broker.clone(),
+                progress,
+                span: span("feed"),
+            },
+            sup,
+        )
+        .await?;
+        // The two backward edges, subscribed before any bar flows.
+        broker.send_message(BrokerMsg::SubscribeReports(strategy))?;
+        portfolio.send_message(PortfolioMsg::SubscribeCredits(feed.clone()))?;
+        feed.send_message(FeedMsg::Start)?;
+        run_span.in_scope(|| tracing::debug!(run, "pipeline wired and started"));
+        Ok(SupervisorState { failed: Some(failed) })
     }
 
-    async fn handle(
-        &self,
-        myself: ActorRef<SupervisorMsg>,
-        msg: SupervisorMsg,
-        state: &mut SupervisorState,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            SupervisorMsg::Done(out) => {
-                if let Some(tx) = state.done.take() {
-                    let _ = tx.send(Ok(*out));
-                }
-                myself.stop_children(None);
-                myself.stop(None);
-            }
-        }
+    async fn handle(&self, _m: ActorRef<()>, _msg: (), _state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
         Ok(())
     }
 
     async fn handle_supervisor_evt(
         &self,
-        myself: ActorRef<SupervisorMsg>,
+        myself: ActorRef<()>,
         evt: SupervisionEvent,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(cell, err) = evt {
             let who = cell.get_name().unwrap_or_default();
             tracing::error!(actor = %who, %err, "actor failed; stopping the run");
-            if let Some(tx) = state.done.take() {
-                let _ = tx.send(Err(format!("actor {who} failed: {err}")));
+            if let Some(tx) = state.failed.take() {
+                let _ = tx.send(format!("actor {who} failed: {err}"));
             }
             myself.stop_children(None);
             myself.stop(None);
@@ -204,30 +249,54 @@ impl Actor for SupervisorActor {
     }
 }
 
-/// Runs a backtest on the current tokio runtime.
+/// Runs on the current tokio runtime.
 ///
 /// # Errors
-/// [`EngineError`] when the data is empty, outputs cannot be written or an actor fails.
+/// [`EngineError`] when a replay has no data, outputs cannot be written or an actor fails.
 pub async fn run(setup: RunSetup) -> Result<RunOutput, EngineError> {
-    if setup.data.timestamps.is_empty() {
+    if matches!(setup.feed, Feed::Replay) && setup.data.timestamps.is_empty() {
         return Err(EngineError::NoData);
     }
     let sink = OutputSink::open(&setup.out_dir, setup.event_log).map_err(|source| EngineError::Output {
         dir: setup.out_dir.clone(),
         source,
     })?;
-    let (tx, rx) = oneshot::channel();
-    let (_sup, handle) = Actor::spawn(None, SupervisorActor, (setup, sink, tx))
-        .await
-        .map_err(|e| EngineError::Spawn(e.to_string()))?;
-    let result = rx
-        .await
-        .map_err(|_| EngineError::Failed("the run ended without a result".into()))?;
-    let _ = handle.await;
-    result.map_err(EngineError::Failed)
+    let run = RUN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let span = tracing::info_span!("run", run, strategy = %setup.strategy.name());
+    async move {
+        let (done, done_rx) = oneshot::channel();
+        let (failed, failed_rx) = oneshot::channel();
+        let args = SupervisorArgs {
+            setup,
+            sink,
+            run,
+            done,
+            failed,
+            span: tracing::Span::current(),
+        };
+        let (sup, handle) = Actor::spawn(None, SupervisorActor, args)
+            .await
+            .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        let result = match done_rx.await {
+            Ok(out) => Ok(out),
+            // The portfolio went away without a result: the supervisor says why.
+            Err(_) => Err(EngineError::Failed(
+                failed_rx
+                    .await
+                    .unwrap_or_else(|_| "the run ended without a result".to_string()),
+            )),
+        };
+        sup.stop_children(None);
+        sup.stop(None);
+        let _ = handle.await;
+        tracing::debug!(ok = result.is_ok(), "run ended");
+        result
+    }
+    .instrument(span)
+    .await
 }
 
-/// Runs a backtest on a fresh multi-threaded runtime with `worker_threads` workers.
+/// Runs on a fresh multi-threaded runtime with `worker_threads` workers.
 ///
 /// # Errors
 /// As [`run`], and when the runtime cannot be built.

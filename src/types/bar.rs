@@ -30,3 +30,11 @@ impl Bar {
         dec_to_f64(self.open)
     }
 }
+
+/// The bar of `id` in a batch of one timestamp's bars, sorted by instrument.
+#[inline]
+pub fn find_bar(bars: &[Bar], id: InstrumentId) -> Option<&Bar> {
+    bars.binary_search_by_key(&id, |b| b.instrument_id)
+        .ok()
+        .map(|i| &bars[i])
+}

@@ -9,7 +9,7 @@ mod instrument;
 mod order;
 mod position;
 
-pub use bar::Bar;
+pub use bar::{find_bar, Bar};
 pub use ids::{ClientOrderId, InstrumentId};
 pub use instrument::Instrument;
 pub use order::{

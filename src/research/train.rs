@@ -4,9 +4,10 @@
 
 use super::dataset::{Dataset, Sample};
 use super::eval::{evaluate, Evaluation, Scored};
-use super::net::{Net, NetSpec};
 use super::ridge::Ridge;
+use super::ResearchError;
 use crate::data::synth::Rng;
+use crate::model::net::{Net, NetSpec};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -52,19 +53,7 @@ impl Default for TrainSettings {
     }
 }
 
-/// The device to use: CUDA only when asked for and available; asking for CUDA where it is not
-/// available falls back to the CPU and says so in the log.
-pub fn device(name: &str) -> Device {
-    if name != "cuda" {
-        return Device::Cpu;
-    }
-    if tch::Cuda::is_available() {
-        Device::Cuda(0)
-    } else {
-        tracing::warn!("device \"cuda\" asked for but CUDA is not available: falling back to the CPU");
-        Device::Cpu
-    }
-}
+pub use crate::model::device;
 
 /// What the schedule says after an epoch.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -219,13 +208,13 @@ pub fn train_net(
     spec: NetSpec,
     cfg: &TrainSettings,
     init: Option<&nn::VarStore>,
-) -> Result<(nn::VarStore, Net, TrainReport), String> {
+) -> Result<(nn::VarStore, Net, TrainReport), ResearchError> {
     if ds.train.is_empty() || ds.val.is_empty() {
-        return Err(format!(
+        return Err(ResearchError::Data(format!(
             "empty split: {} training and {} validation samples",
             ds.train.len(),
             ds.val.len()
-        ));
+        )));
     }
     tch::set_num_threads(cfg.threads.max(1));
     tch::manual_seed(cfg.seed as i64);
@@ -234,18 +223,18 @@ pub fn train_net(
     let net = Net::new(&vs.root(), spec.clone());
     if let Some(src) = init {
         vs.copy(src)
-            .map_err(|e| format!("fine-tuning weights do not fit: {e}"))?;
+            .map_err(|e| ResearchError::Config(format!("model.init_from: the weights do not fit: {e}")))?;
     }
     // The best weights so far; `best_net` reads `best`'s variables, which `copy` updates in place.
     let mut best = nn::VarStore::new(dev);
     let best_net = Net::new(&best.root(), spec);
-    best.copy(&vs).map_err(|e| e.to_string())?;
+    best.copy(&vs).map_err(|e| ResearchError::Model(e.to_string()))?;
     let mut opt = nn::AdamW {
         wd: cfg.weight_decay,
         ..Default::default()
     }
     .build(&vs, cfg.lr)
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| ResearchError::Model(e.to_string()))?;
     let (xt, yt) = windows(ds, &ds.train, dev);
     let (xv, yv) = windows(ds, &ds.val, dev);
     let n = ds.train.len();
@@ -302,7 +291,7 @@ pub fn train_net(
             Step::Improved => {
                 report.best_val_loss = val_loss;
                 report.best_epoch = epoch;
-                best.copy(&vs).map_err(|e| e.to_string())?;
+                best.copy(&vs).map_err(|e| ResearchError::Model(e.to_string()))?;
             }
             Step::Continue { lr: next } => {
                 if next != lr {

@@ -7,25 +7,15 @@
 //! on feature rows dated before the validation start. Windows containing a missing feature are
 //! skipped, never filled.
 
-use super::scaler::RobustScaler;
 use crate::data::MarketData;
 use crate::feature::labels::label_market;
-use crate::feature::library::{FeatureRow, FEATURE_NAMES};
+pub use crate::feature::library::feature_indices;
+use crate::feature::library::FeatureRow;
 use crate::feature::stream_market;
+pub use crate::model::meta::LabelKind;
+use crate::model::scaler::RobustScaler;
 use crate::types::{InstrumentId, UnixNanos};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Which target to learn.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LabelKind {
-    /// `(r - r_benchmark) / cross-sectional sd`, clipped to [-3, 3] (the reference project).
-    #[default]
-    Alpha,
-    /// `C_{t+h} / C_t - 1`.
-    ForwardReturn,
-}
 
 /// One sample: symbol, last bar of its window, date, label.
 #[derive(Clone, Copy, Debug)]
@@ -55,22 +45,6 @@ pub struct Dataset {
     pub train: Vec<Sample>,
     pub val: Vec<Sample>,
     pub test: Vec<Sample>,
-}
-
-/// Indices of `names` in the feature library.
-///
-/// # Errors
-/// An unknown feature name.
-pub fn feature_indices(names: &[String]) -> Result<Vec<usize>, String> {
-    names
-        .iter()
-        .map(|n| {
-            FEATURE_NAMES
-                .iter()
-                .position(|f| f == n)
-                .ok_or_else(|| format!("unknown feature {n:?}"))
-        })
-        .collect()
 }
 
 /// What to build: inputs, window, label, symbols and splits.
@@ -111,7 +85,7 @@ impl Dataset {
         data: &Arc<MarketData>,
         benchmark: Option<InstrumentId>,
         spec: &DatasetSpec<'_>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, super::ResearchError> {
         let DatasetSpec {
             features,
             window,
@@ -121,14 +95,18 @@ impl Dataset {
             splits,
             cross_sectional,
         } = *spec;
-        let cols = feature_indices(features)?;
+        let cols =
+            feature_indices(features).map_err(|e| super::ResearchError::Config(format!("model.features: {e}")))?;
         for s in symbols {
             if data.instrument_by_symbol(s).is_none() {
-                return Err(format!("unknown symbol {s:?}"));
+                return Err(super::ResearchError::Config(format!(
+                    "model.symbols: unknown symbol {s:?}"
+                )));
             }
         }
         let stream: Vec<Vec<FeatureRow>> = stream_market(data, benchmark);
-        let labels = label_market(data, benchmark, &[horizon]).map_err(|e| e.to_string())?;
+        let labels =
+            label_market(data, benchmark, &[horizon]).map_err(|e| super::ResearchError::Data(e.to_string()))?;
         let name = match label {
             LabelKind::Alpha => format!("alpha_{horizon}"),
             LabelKind::ForwardReturn => format!("fwd_ret_{horizon}"),
@@ -136,7 +114,7 @@ impl Dataset {
         let lab = labels
             .column(&name)
             .and_then(|c| c.f64().cloned())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| super::ResearchError::Data(e.to_string()))?;
         let mut raw = Vec::with_capacity(data.series.len());
         let mut ts = Vec::with_capacity(data.series.len());
         let mut label_of: Vec<Vec<Option<f64>>> = Vec::with_capacity(data.series.len());

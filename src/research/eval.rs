@@ -1,7 +1,7 @@
 //! Out-of-sample figures: RMSE, directional accuracy, and rank IC (Spearman correlation of
 //! predictions and labels across symbols on each date: mean and t-statistic).
 
-use serde::{Deserialize, Serialize};
+pub use crate::model::meta::Evaluation;
 use std::collections::BTreeMap;
 
 /// One prediction with its label.
@@ -11,17 +11,6 @@ pub struct Scored {
     pub symbol: usize,
     pub pred: f64,
     pub label: f64,
-}
-
-/// Evaluation figures.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Evaluation {
-    pub n: usize,
-    pub rmse: f64,
-    pub directional_accuracy: f64,
-    pub rank_ic_mean: f64,
-    pub rank_ic_t: f64,
-    pub dates: usize,
 }
 
 fn ranks(v: &[f64]) -> Vec<f64> {

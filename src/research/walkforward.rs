@@ -7,6 +7,7 @@
 use super::eval::{evaluate, Evaluation, Scored};
 use super::job::{self, ModelSettings, Prediction, SplitSettings, TrainConfig, TrainOutput};
 use super::train::TrainSettings;
+use super::ResearchError;
 use crate::config::DataConfig;
 use crate::data::MarketData;
 use serde::{Deserialize, Serialize};
@@ -72,17 +73,19 @@ fn scored(p: &[Prediction]) -> Vec<Scored> {
 ///
 /// # Errors
 /// Bad settings, training or I/O errors.
-pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForward, String> {
+pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForward, ResearchError> {
     let w = &cfg.walkforward;
     if w.first_test_year > w.last_test_year || w.val_months == 0 || w.val_months > 11 {
-        return Err("walkforward: need first_test_year <= last_test_year and 1 <= val_months <= 11".into());
+        return Err(ResearchError::Config(
+            "walkforward: need first_test_year <= last_test_year and 1 <= val_months <= 11".into(),
+        ));
     }
-    std::fs::create_dir_all(&cfg.output.dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&cfg.output.dir).map_err(ResearchError::write(&cfg.output.dir))?;
     let tz: chrono_tz::Tz = cfg
         .data
         .time_zone
         .parse()
-        .map_err(|_| "data.time_zone: unknown".to_string())?;
+        .map_err(|_| ResearchError::Config("data.time_zone: unknown".into()))?;
     let fmt = crate::output::TimeFormat { daily: data.daily, tz };
     let mut years = Vec::new();
     let (mut all_model, mut all_base) = (Vec::new(), Vec::new());
@@ -134,8 +137,10 @@ pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForwar
         overall_baseline: evaluate(&all_base),
     };
     let dir: PathBuf = cfg.output.dir.clone();
-    std::fs::write(dir.join("oos_predictions.csv"), csv).map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("walkforward.json"), json + "\n").map_err(|e| e.to_string())?;
+    let oos = dir.join("oos_predictions.csv");
+    std::fs::write(&oos, csv).map_err(ResearchError::write(&oos))?;
+    let json = serde_json::to_string_pretty(&result).map_err(|e| ResearchError::Model(e.to_string()))?;
+    let wf = dir.join("walkforward.json");
+    std::fs::write(&wf, json + "\n").map_err(ResearchError::write(&wf))?;
     Ok(result)
 }

@@ -5,8 +5,8 @@
 //! outputs: the fastest honest way to compute the same decisions, so `engine / baseline` is the
 //! price of the engine's guarantees.
 
-use crate::data::MarketData;
-use crate::strategies::{sma_cross, topk};
+use kairos::data::MarketData;
+use kairos::strategies::{sma_cross, topk};
 
 /// Result of a baseline loop.
 #[derive(Clone, Copy, Debug)]
@@ -248,7 +248,7 @@ pub struct ModelTiming {
 /// 16/64, and one training epoch (10,240 sequences, batch 256, AdamW) per shape: the Kairos side
 /// of `scripts/bench_model.sh` (PyTorch runs the same shapes in Python).
 pub fn bench_models(threads: i32, reps: usize) -> Vec<ModelTiming> {
-    use crate::model::net::{ModelKind, Net, NetSpec};
+    use kairos::model::net::{ModelKind, Net, NetSpec};
     use tch::nn::OptimizerConfig;
     use tch::{nn, Device, Kind, Tensor};
     tch::set_num_threads(threads.max(1));
@@ -310,4 +310,32 @@ pub fn bench_models(threads: i32, reps: usize) -> Vec<ModelTiming> {
         }
     }
     out
+}
+
+/// The minimal single-threaded parser the loader is measured against: reads each `.csv` file of
+/// `dir`, splits lines and fields, parses the date's year, month and day as integers and the
+/// five numbers as `f64`. No validation, no exact decimals, no alignment. Returns the rows read
+/// and a checksum (so nothing is optimized away).
+pub fn minimal_parse(dir: &std::path::Path) -> std::io::Result<(usize, f64)> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("csv"))
+        .collect();
+    files.sort();
+    let (mut rows, mut sum) = (0usize, 0.0f64);
+    for f in files {
+        let text = std::fs::read_to_string(&f)?;
+        for line in text.lines().skip(1) {
+            let mut fields = line.split(',');
+            let date = fields.next().unwrap_or("");
+            for part in date.split('-') {
+                sum += f64::from(part.parse::<u32>().unwrap_or(0));
+            }
+            for field in fields {
+                sum += field.parse::<f64>().unwrap_or(0.0);
+            }
+            rows += 1;
+        }
+    }
+    Ok((rows, sum))
 }

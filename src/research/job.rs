@@ -5,13 +5,14 @@
 //! with `model.symbols = []`, then again with `model.symbols = ["XYZ"]` and
 //! `model.init_from = "<first artifact>"`.
 
-use super::artifact::{self, ModelMeta, FORMAT};
 use super::dataset::{Dataset, DatasetSpec, LabelKind, Splits};
 use super::eval::Evaluation;
 use super::importance::{permutation_importance, write_csv};
-use super::net::{ModelKind, NetSpec};
 use super::train::{forward, predict, score, train_net, train_ridge, TrainReport, TrainSettings};
+use super::ResearchError;
 use crate::config::DataConfig;
+use crate::model::artifact::{self, ModelMeta, FORMAT};
+use crate::model::net::{ModelKind, NetSpec};
 use crate::types::UnixNanos;
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -156,13 +157,13 @@ fn predictions(samples: &[super::dataset::Sample], preds: &[f64]) -> Vec<Predict
 ///
 /// # Errors
 /// A date that does not parse.
-pub fn date_start(date: &str, tz: chrono_tz::Tz, key: &str) -> Result<UnixNanos, String> {
-    let d =
-        NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| format!("{key}: expected YYYY-MM-DD, got {date:?}"))?;
+pub fn date_start(date: &str, tz: chrono_tz::Tz, key: &str) -> Result<UnixNanos, ResearchError> {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| ResearchError::Config(format!("{key}: expected YYYY-MM-DD, got {date:?}")))?;
     tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
         .earliest()
         .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| format!("{key}: {date} does not exist in {tz}"))
+        .ok_or_else(|| ResearchError::Config(format!("{key}: {date} does not exist in {tz}")))
 }
 
 impl TrainConfig {
@@ -170,44 +171,59 @@ impl TrainConfig {
     ///
     /// # Errors
     /// Unknown keys or bad values, naming the key.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        cfg.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn from_file(path: &Path) -> Result<Self, ResearchError> {
+        let in_file = |e: &dyn std::fmt::Display| ResearchError::Config(format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| in_file(&e))?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| in_file(&e))?;
+        cfg.validate().map_err(|e| in_file(&e))?;
         Ok(cfg)
     }
 
     /// # Errors
     /// `section.key: reason`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ResearchError> {
         let m = &self.model;
-        super::dataset::feature_indices(&m.features).map_err(|e| format!("model.features: {e}"))?;
+        super::dataset::feature_indices(&m.features)
+            .map_err(|e| ResearchError::Config(format!("model.features: {e}")))?;
         if m.features.is_empty() || m.window == 0 || m.horizon == 0 {
-            return Err("model.features, model.window and model.horizon: must not be empty or 0".into());
+            return Err(ResearchError::Config(
+                "model.features, model.window and model.horizon: must not be empty or 0".into(),
+            ));
         }
         if m.hidden < 1 || m.layers < 1 || !(0.0..1.0).contains(&m.dropout) {
-            return Err("model.hidden/layers >= 1 and 0 <= model.dropout < 1".into());
+            return Err(ResearchError::Config(
+                "model.hidden/layers >= 1 and 0 <= model.dropout < 1".into(),
+            ));
         }
         let t = &self.train;
         if t.batch_size == 0 || t.lr <= 0.0 || t.threads < 1 {
-            return Err("train.batch_size, lr and threads: must be positive".into());
+            return Err(ResearchError::Config(
+                "train.batch_size, lr and threads: must be positive".into(),
+            ));
         }
         // Zero epochs keep the pretrained weights as they are: allowed when fine-tuning only.
         if t.epochs == 0 && m.init_from.is_none() {
-            return Err("train.epochs: must be at least 1 (0 only with model.init_from)".into());
+            return Err(ResearchError::Config(
+                "train.epochs: must be at least 1 (0 only with model.init_from)".into(),
+            ));
         }
         if t.device != "cpu" && t.device != "cuda" {
-            return Err(format!("train.device: cpu or cuda, got {:?}", t.device));
+            return Err(ResearchError::Config(format!(
+                "train.device: cpu or cuda, got {:?}",
+                t.device
+            )));
         }
         let tz: chrono_tz::Tz = self
             .data
             .time_zone
             .parse()
-            .map_err(|_| "data.time_zone: unknown".to_string())?;
+            .map_err(|_| ResearchError::Config("data.time_zone: unknown".into()))?;
         let v = date_start(&self.split.val_start, tz, "split.val_start")?;
         let s = date_start(&self.split.test_start, tz, "split.test_start")?;
         if v >= s {
-            return Err("split.val_start: must be before split.test_start".into());
+            return Err(ResearchError::Config(
+                "split.val_start: must be before split.test_start".into(),
+            ));
         }
         Ok(())
     }
@@ -217,13 +233,13 @@ impl TrainConfig {
 ///
 /// # Errors
 /// Dataset, training or I/O errors, as messages.
-pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<TrainOutcome, String> {
+pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<TrainOutcome, ResearchError> {
     let t0 = std::time::Instant::now();
     let tz: chrono_tz::Tz = cfg
         .data
         .time_zone
         .parse()
-        .map_err(|_| "data.time_zone: unknown".to_string())?;
+        .map_err(|_| ResearchError::Config("data.time_zone: unknown".into()))?;
     let splits = Splits {
         val_start: date_start(&cfg.split.val_start, tz, "split.val_start")?,
         test_start: date_start(&cfg.split.test_start, tz, "split.test_start")?,
@@ -269,20 +285,20 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         label: m.label,
         scaler: ds.scaler.clone(),
         ridge: None,
-        config: serde_json::to_value(cfg).map_err(|e| e.to_string())?,
+        config: serde_json::to_value(cfg).map_err(|e| ResearchError::Config(e.to_string()))?,
         validation: None,
         test: None,
     };
     let importance_path = cfg.output.dir.join("importance.csv");
     let (training, validation, test, test_predictions) = if m.kind == ModelKind::Ridge {
         meta.ridge = Some(ridge.clone());
-        artifact::save(&cfg.output.dir, &meta, None).map_err(|e| e.to_string())?;
+        artifact::save(&cfg.output.dir, &meta, None).map_err(|e| ResearchError::Model(e.to_string()))?;
         let last_rows = |x: &tch::Tensor| -> Vec<f64> {
             let rows = Vec::<Vec<f64>>::try_from(&x.select(1, -1).to_kind(tch::Kind::Double)).unwrap_or_default();
             rows.iter().map(|r| ridge.predict(r)).collect()
         };
         let imp = permutation_importance(&ds, &ds.val, &last_rows, cfg.train.seed);
-        write_csv(&importance_path, &imp).map_err(|e| e.to_string())?;
+        write_csv(&importance_path, &imp).map_err(ResearchError::write(&importance_path))?;
         (
             None,
             baseline_validation.clone(),
@@ -292,10 +308,13 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
     } else {
         let init = match &m.init_from {
             Some(dir) => {
-                let (prior, vs, _) =
-                    artifact::load_net(dir, super::train::device(&cfg.train.device)).map_err(|e| e.to_string())?;
+                let (prior, vs, _) = artifact::load_net(dir, crate::model::device(&cfg.train.device))
+                    .map_err(|e| ResearchError::Model(e.to_string()))?;
                 if prior.net != spec {
-                    return Err(format!("model.init_from: {} has another shape", dir.display()));
+                    return Err(ResearchError::Config(format!(
+                        "model.init_from: {} has another shape",
+                        dir.display()
+                    )));
                 }
                 // Fine-tuning keeps the pretrained scaler, so inputs mean the same thing.
                 Some((vs, prior.scaler))
@@ -311,15 +330,15 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         };
         meta.scaler = ds.scaler.clone();
         let (vs, net, report) = train_net(&ds, spec, &cfg.train, init.as_ref().map(|(v, _)| v))?;
-        let dev = super::train::device(&cfg.train.device);
+        let dev = crate::model::device(&cfg.train.device);
         let validation = score(&ds.val, &predict(&net, &ds, &ds.val, dev, 4096));
         let test_pred = predict(&net, &ds, &ds.test, dev, 4096);
         let test = score(&ds.test, &test_pred);
         meta.validation = Some(validation.clone());
         meta.test = Some(test.clone());
-        artifact::save(&cfg.output.dir, &meta, Some(&vs)).map_err(|e| e.to_string())?;
+        artifact::save(&cfg.output.dir, &meta, Some(&vs)).map_err(|e| ResearchError::Model(e.to_string()))?;
         let imp = permutation_importance(&ds, &ds.val, &|x| forward(&net, x, dev), cfg.train.seed);
-        write_csv(&importance_path, &imp).map_err(|e| e.to_string())?;
+        write_csv(&importance_path, &imp).map_err(ResearchError::write(&importance_path))?;
         (Some(report), validation, test, predictions(&ds.test, &test_pred))
     };
     let outcome = TrainOutcome {
@@ -334,7 +353,8 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         test_predictions,
         baseline_test_predictions,
     };
-    let json = serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?;
-    std::fs::write(cfg.output.dir.join("report.json"), json + "\n").map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&outcome).map_err(|e| ResearchError::Model(e.to_string()))?;
+    let report = cfg.output.dir.join("report.json");
+    std::fs::write(&report, json + "\n").map_err(ResearchError::write(&report))?;
     Ok(outcome)
 }

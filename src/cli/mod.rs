@@ -1,0 +1,190 @@
+//! The command implementations behind `main.rs`'s dispatch, and the benchmark helpers, which
+//! belong to the binary rather than the library's API.
+
+pub mod bench;
+
+use crate::{BenchArgs, FeaturesArgs, ImportArgs};
+use anyhow::{Context, Result};
+use kairos::config::{Config, DataConfig, Overrides};
+use kairos::feeds::BadRowPolicy;
+use kairos::strategies::BuiltIn;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `kairos bench`: the engine beside a minimal single-threaded loop over the same arrays.
+pub fn bench(a: BenchArgs) -> Result<()> {
+    let start_rss = bench::rss_bytes();
+    let tmp = std::env::temp_dir().join(format!("kairos-bench-{}", std::process::id()));
+    let mut cfg = Config::from_file_with(
+        &a.config,
+        Overrides {
+            data: Some(a.data),
+            out: Some(tmp.clone()),
+            strategy: None,
+            threads: a.threads,
+        },
+    )?;
+    cfg.engine.progress = false;
+    let t0 = Instant::now();
+    let data = Arc::new(kairos::backtest::load_data(&cfg)?);
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let bars = data.bar_count() as f64;
+    let cash0 = kairos::types::dec_to_f64(cfg.portfolio.initial_cash);
+    let rate = kairos::types::dec_to_f64(cfg.broker.commission_bps) / 1e4;
+    let strategy = BuiltIn::parse(&cfg.strategy.name, &cfg.strategy.params)?;
+    let mut best_engine = f64::INFINITY;
+    let mut best_base = f64::INFINITY;
+    let mut engine_equity = 0.0;
+    let mut engine_fills = 0;
+    let mut base = None;
+    for _ in 0..a.repeat.max(1) {
+        let t = Instant::now();
+        let out = kairos::backtest::run_on(&cfg, data.clone())?;
+        best_engine = best_engine.min(t.elapsed().as_secs_f64());
+        engine_equity = out.summary.final_equity;
+        engine_fills = out.summary.trades;
+        let t = Instant::now();
+        let b = match &strategy {
+            BuiltIn::TopK(p) => bench::baseline_topk(&data, p, cash0, rate),
+            BuiltIn::SmaCross(p) => bench::baseline_sma_cross(&data, p, cash0, rate),
+        };
+        best_base = best_base.min(t.elapsed().as_secs_f64());
+        base = Some(b);
+    }
+    let loading = bench_loading(&cfg, a.repeat.max(1), &tmp)?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    let b = base.context("no run")?;
+    let report = serde_json::json!({
+        "strategy": cfg.strategy.name,
+        "symbols": data.instruments.len(),
+        "timestamps": data.timestamps.len(),
+        "bars": bars as u64,
+        "worker_threads": cfg.engine.worker_threads,
+        "load_seconds": load_seconds,
+        "engine_seconds": best_engine,
+        "engine_bars_per_second": bars / best_engine,
+        "baseline_seconds": best_base,
+        "baseline_bars_per_second": bars / best_base,
+        "engine_over_baseline_time": best_engine / best_base,
+        "peak_rss_mb": bench::peak_rss_bytes().map(|b| b as f64 / 1048576.0),
+        "rss_at_start_mb": start_rss.map(|b| b as f64 / 1048576.0),
+        "torch_linked": cfg!(feature = "torch"),
+        "engine_final_equity": engine_equity,
+        "baseline_final_equity": b.final_equity,
+        "engine_fills": engine_fills,
+        "baseline_fills": b.fills,
+        "loading": loading,
+    });
+    println!("{report}");
+    Ok(())
+}
+
+/// `kairos features`: the feature library over a dataset, through polars.
+pub fn features(a: FeaturesArgs) -> Result<()> {
+    let data_cfg = DataConfig {
+        benchmark: a.benchmark.clone(),
+        time_zone: a.time_zone.clone(),
+        on_bad_row: if a.skip_bad_rows {
+            BadRowPolicy::Skip
+        } else {
+            BadRowPolicy::Fail
+        },
+        ..DataConfig::new(a.data.clone())
+    };
+    let opts = Config::load_options_of(&data_cfg)?;
+    let tz = opts.time_zone;
+    let data = kairos::feeds::load(&a.data, &opts)?;
+    let bench = data.instrument_by_symbol(&a.benchmark).map(|i| i.id);
+    if bench.is_none() {
+        tracing::warn!(benchmark = %a.benchmark, "benchmark not in the data: its features are missing");
+    }
+    let fmt = kairos::output::TimeFormat { daily: data.daily, tz };
+    let df = kairos::feature::batch::batch_market(&data, bench)?;
+    let rows = df.height();
+    kairos::output::write_table(df, fmt, &a.out)?;
+    eprintln!(
+        "wrote {rows} rows x {} features to {}",
+        kairos::feature::library::N_FEATURES,
+        a.out.display()
+    );
+    if let Some(path) = a.labels {
+        let df = kairos::feature::labels::label_market(&data, bench, &kairos::feature::labels::HORIZONS)?;
+        kairos::output::write_table(df, fmt, &path)?;
+        eprintln!("wrote labels to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Loading figures for a directory of per-symbol CSV files, best of `repeat` each, in this run:
+/// the minimal parser, the validating loader, and the same market through a Parquet catalog.
+fn bench_loading(cfg: &Config, repeat: usize, tmp: &std::path::Path) -> Result<serde_json::Value> {
+    let path = &cfg.data.path;
+    if !path.is_dir() || kairos::feeds::catalog::is_catalog(path) {
+        return Ok(serde_json::Value::Null);
+    }
+    let opts = cfg.load_options()?;
+    let best = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+        let mut best = f64::INFINITY;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            f()?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let mut rows = 0;
+    let minimal = best(&mut || {
+        rows = bench::minimal_parse(path)?.0;
+        Ok(())
+    })?;
+    let mut data = None;
+    let csv = best(&mut || {
+        data = Some(kairos::feeds::load(path, &opts)?);
+        Ok(())
+    })?;
+    let catalog_dir = tmp.join("catalog");
+    let data = data.context("no load")?;
+    kairos::feeds::catalog::write(&data, &opts, &catalog_dir)?;
+    let mut same = false;
+    let catalog = best(&mut || {
+        let c = kairos::feeds::load(&catalog_dir, &opts)?;
+        same =
+            c.series.len() == data.series.len() && c.bar_count() == data.bar_count() && c.timestamps == data.timestamps;
+        Ok(())
+    })?;
+    Ok(serde_json::json!({
+        "rows": rows,
+        "threads": std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        "minimal_parser_seconds": minimal,
+        "csv_load_seconds": csv,
+        "catalog_load_seconds": catalog,
+        "csv_over_minimal": csv / minimal,
+        "catalog_over_minimal": catalog / minimal,
+        "catalog_same_market": same,
+    }))
+}
+
+/// `kairos data import`: load and validate once, write a Parquet catalog.
+pub fn import(a: ImportArgs) -> Result<()> {
+    let data_cfg = DataConfig {
+        time_zone: a.time_zone,
+        session_close: a.session_close,
+        benchmark: String::new(),
+        on_bad_row: if a.skip_bad_rows {
+            BadRowPolicy::Skip
+        } else {
+            BadRowPolicy::Fail
+        },
+        ..DataConfig::new(a.data.clone())
+    };
+    let opts = Config::load_options_of(&data_cfg)?;
+    let data = kairos::feeds::load(&a.data, &opts)?;
+    kairos::feeds::catalog::write(&data, &opts, &a.out)?;
+    eprintln!(
+        "wrote {} symbols, {} bars to the catalog {}",
+        data.instruments.len(),
+        data.bar_count(),
+        a.out.display()
+    );
+    Ok(())
+}
