@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use kairos::config::{Config, Overrides};
 use kairos::data::synth::{self, Frequency, SynthSpec};
 use std::path::PathBuf;
+#[cfg(feature = "torch")]
 use std::sync::Arc;
 
 #[derive(Parser)]
