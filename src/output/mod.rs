@@ -1,5 +1,5 @@
-//! Run outputs, written on a dedicated thread (crossbeam channel) so file I/O never blocks the
-//! async workers:
+//! Run outputs, formatted and written on a dedicated thread (crossbeam channel) so neither
+//! formatting nor file I/O is on the actors' path:
 //! - `fills.csv`: `date,symbol,side,qty,price,commission`, one row per execution;
 //! - `equity.csv`: `date,cash,equity,gross_exposure,net_exposure`, one row per timestamp;
 //! - `events.jsonl`: every order event in the order it happened, for audit;
@@ -8,14 +8,16 @@
 //! Dates are `YYYY-MM-DD` for daily bars and RFC 3339 in the exchange time zone otherwise.
 //! Decimals are printed exactly, without trailing zeros.
 
-use crate::portfolio::Summary;
-use crate::types::{Decimal, UnixNanos};
+use crate::account::Summary;
+use crate::events::{ExecutionReport, Phase};
+use crate::types::{Decimal, OrderEvent, UnixNanos};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use crossbeam_channel::{bounded, Sender};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// How timestamps are printed.
@@ -42,12 +44,119 @@ pub fn dec(d: Decimal) -> String {
 }
 
 enum Record {
-    Fill(String),
-    Equity(String),
-    Event(String),
+    /// Every event of one execution report: lines of `events.jsonl`, and rows of `fills.csv`.
+    Report(Arc<ExecutionReport>),
+    Equity {
+        ts: UnixNanos,
+        cash: Decimal,
+        equity: Decimal,
+        gross: Decimal,
+        net: Decimal,
+    },
 }
 
-/// The writer thread and its channel.
+/// One line of `events.jsonl`, serialized without building a JSON tree.
+#[derive(serde::Serialize)]
+struct LogLine<'a> {
+    step: u64,
+    phase: &'static str,
+    date: &'a str,
+    event: &'a OrderEvent,
+}
+
+/// The files and what the writer needs to format them.
+struct Writer {
+    fills: BufWriter<File>,
+    equity: BufWriter<File>,
+    events: Option<BufWriter<File>>,
+    fmt: TimeFormat,
+    symbols: Arc<Vec<String>>,
+    /// The last formatted timestamp (formatting is the costly part of a line).
+    date: (UnixNanos, String),
+}
+
+impl Writer {
+    fn date(&mut self, ts: UnixNanos) -> &str {
+        if self.date.0 != ts || self.date.1.is_empty() {
+            self.date = (ts, self.fmt.format(ts));
+        }
+        &self.date.1
+    }
+
+    fn write(&mut self, rec: Record) -> std::io::Result<()> {
+        match rec {
+            Record::Report(report) => {
+                let phase = match report.phase {
+                    Phase::Intrabar => "intrabar",
+                    Phase::Close => "close",
+                    Phase::Final => "final",
+                };
+                let ts = report.market.ts_event;
+                self.date(ts);
+                for ev in &report.events {
+                    if let Some(out) = self.events.as_mut() {
+                        let line = LogLine {
+                            step: report.step,
+                            phase,
+                            date: &self.date.1,
+                            event: ev,
+                        };
+                        serde_json::to_writer(&mut *out, &line)?;
+                        out.write_all(b"\n")?;
+                    }
+                    if let OrderEvent::Filled(f) = ev {
+                        let fill_date = if f.ts_event == ts {
+                            self.date.1.clone()
+                        } else {
+                            self.fmt.format(f.ts_event)
+                        };
+                        writeln!(
+                            self.fills,
+                            "{},{},{},{},{},{}",
+                            fill_date,
+                            self.symbols[f.instrument_id.index()],
+                            f.side.as_str(),
+                            f.quantity.normalize(),
+                            f.price.normalize(),
+                            f.commission.normalize()
+                        )?;
+                    }
+                }
+            }
+            Record::Equity {
+                ts,
+                cash,
+                equity,
+                gross,
+                net,
+            } => {
+                let date = self.date(ts).to_string();
+                writeln!(
+                    self.equity,
+                    "{},{},{},{},{}",
+                    date,
+                    cash.normalize(),
+                    equity.normalize(),
+                    gross.normalize(),
+                    net.normalize()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.fills.flush()?;
+        self.equity.flush()?;
+        if let Some(e) = self.events.as_mut() {
+            e.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer thread and its channel: the actors hand over reports and marks, and every line is
+/// formatted and written here, off the actors' path.
 pub struct OutputSink {
     tx: Option<Sender<Record>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -56,14 +165,15 @@ pub struct OutputSink {
 
 impl OutputSink {
     /// Creates `dir` and the three streaming files; `event_log: false` skips `events.jsonl`.
+    /// `symbols[i]` names instrument `i` in `fills.csv`; `fmt` prints the dates.
     ///
     /// # Errors
     /// I/O errors creating the directory or files.
-    pub fn open(dir: &Path, event_log: bool) -> std::io::Result<Self> {
+    pub fn open(dir: &Path, event_log: bool, fmt: TimeFormat, symbols: Arc<Vec<String>>) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let mut fills = BufWriter::new(File::create(dir.join("fills.csv"))?);
         let mut equity = BufWriter::new(File::create(dir.join("equity.csv"))?);
-        let mut events = if event_log {
+        let events = if event_log {
             Some(BufWriter::new(File::create(dir.join("events.jsonl"))?))
         } else {
             let _ = std::fs::remove_file(dir.join("events.jsonl"));
@@ -71,27 +181,22 @@ impl OutputSink {
         };
         fills.write_all(b"date,symbol,side,qty,price,commission\n")?;
         equity.write_all(b"date,cash,equity,gross_exposure,net_exposure\n")?;
+        let mut writer = Writer {
+            fills,
+            equity,
+            events,
+            fmt,
+            symbols,
+            date: (0, String::new()),
+        };
         let (tx, rx) = bounded::<Record>(4096);
         let handle = std::thread::Builder::new()
             .name("kairos-output".into())
             .spawn(move || {
                 for rec in rx {
-                    match rec {
-                        Record::Fill(s) => fills.write_all(s.as_bytes())?,
-                        Record::Equity(s) => equity.write_all(s.as_bytes())?,
-                        Record::Event(s) => {
-                            if let Some(e) = events.as_mut() {
-                                e.write_all(s.as_bytes())?;
-                            }
-                        }
-                    }
+                    writer.write(rec)?;
                 }
-                fills.flush()?;
-                equity.flush()?;
-                if let Some(e) = events.as_mut() {
-                    e.flush()?;
-                }
-                Ok(())
+                writer.flush()
             })?;
         Ok(Self {
             tx: Some(tx),
@@ -106,14 +211,23 @@ impl OutputSink {
             let _ = tx.send(r);
         }
     }
-    pub fn fill(&self, line: String) {
-        self.send(Record::Fill(line));
+
+    /// The events of one report (nothing is sent for a report without events).
+    pub fn report(&self, report: &Arc<ExecutionReport>) {
+        if !report.events.is_empty() {
+            self.send(Record::Report(report.clone()));
+        }
     }
-    pub fn equity(&self, line: String) {
-        self.send(Record::Equity(line));
-    }
-    pub fn event(&self, line: String) {
-        self.send(Record::Event(line));
+
+    /// One row of `equity.csv`.
+    pub fn equity(&self, ts: UnixNanos, cash: Decimal, equity: Decimal, gross: Decimal, net: Decimal) {
+        self.send(Record::Equity {
+            ts,
+            cash,
+            equity,
+            gross,
+            net,
+        });
     }
 
     /// Flushes and joins the writer.

@@ -8,7 +8,7 @@ pub use crate::account::{summarize, Portfolio, Summary, TradeStats};
 
 use crate::events::{ExecutionReport, Phase};
 use crate::messages::{FeedMsg, PortfolioMsg};
-use crate::output::{dec, OutputSink, TimeFormat};
+use crate::output::OutputSink;
 use crate::types::{Decimal, Instrument, OrderEvent, UnixNanos};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
@@ -30,25 +30,13 @@ pub struct PortfolioActor;
 pub struct PortfolioArgs {
     pub initial_cash: Decimal,
     pub instruments: Arc<Vec<Instrument>>,
-    pub time_format: TimeFormat,
     pub sink: OutputSink,
     pub strategy_name: String,
     pub fill_policy: String,
-    /// Write `events.jsonl` (skipped entirely when off).
-    pub log_events: bool,
     /// Where the run's result goes once the final report is applied.
     pub done: Option<oneshot::Sender<RunOutput>>,
     /// This actor's tracing span (inside its run's).
     pub span: tracing::Span,
-}
-
-/// One line of `events.jsonl`, serialized without building a JSON tree.
-#[derive(serde::Serialize)]
-struct LogLine<'a> {
-    step: u64,
-    phase: &'static str,
-    date: &'a str,
-    event: &'a OrderEvent,
 }
 
 pub struct PortfolioState {
@@ -60,60 +48,18 @@ pub struct PortfolioState {
     bars: u64,
     events: u64,
     max_in_flight: usize,
-    /// The last formatted timestamp: formatting is the costly part of every output line.
-    date_cache: (UnixNanos, String),
 }
 
 impl PortfolioState {
-    fn date(&mut self, ts: UnixNanos) -> String {
-        if self.date_cache.0 != ts || self.date_cache.1.is_empty() {
-            self.date_cache = (ts, self.args.time_format.format(ts));
-        }
-        self.date_cache.1.clone()
-    }
-
-    fn log(&mut self, report: &ExecutionReport) {
-        let phase = match report.phase {
-            Phase::Intrabar => "intrabar",
-            Phase::Close => "close",
-            Phase::Final => "final",
-        };
-        if report.events.is_empty() {
-            return;
-        }
-        let date = self.date(report.market.ts_event);
+    /// Applies a report's fills to the book and hands the report to the output writer.
+    fn log(&mut self, report: &Arc<ExecutionReport>) {
+        self.events += report.events.len() as u64;
         for ev in &report.events {
-            self.events += 1;
-            let line = LogLine {
-                step: report.step,
-                phase,
-                date: &date,
-                event: ev,
-            };
-            if self.args.log_events {
-                let mut text = serde_json::to_string(&line).unwrap_or_default();
-                text.push('\n');
-                self.args.sink.event(text);
-            }
             if let OrderEvent::Filled(f) = ev {
                 self.book.apply_fill(f);
-                let symbol = &self.args.instruments[f.instrument_id.index()].symbol;
-                let fill_date = if f.ts_event == report.market.ts_event {
-                    date.clone()
-                } else {
-                    self.args.time_format.format(f.ts_event)
-                };
-                self.args.sink.fill(format!(
-                    "{},{},{},{},{},{}\n",
-                    fill_date,
-                    symbol,
-                    f.side.as_str(),
-                    dec(f.quantity),
-                    dec(f.price),
-                    dec(f.commission)
-                ));
             }
         }
+        self.args.sink.report(report);
     }
 
     fn settle(&mut self, report: &ExecutionReport) {
@@ -124,15 +70,7 @@ impl PortfolioState {
         let (gross, net) = self.book.exposures();
         let equity = self.book.cash() + net;
         self.curve.push((m.ts_event, equity));
-        let date = self.date(m.ts_event);
-        self.args.sink.equity(format!(
-            "{},{},{},{},{}\n",
-            date,
-            dec(self.book.cash()),
-            dec(equity),
-            dec(gross),
-            dec(net)
-        ));
+        self.args.sink.equity(m.ts_event, self.book.cash(), equity, gross, net);
     }
 
     fn finish(&mut self) -> Result<RunOutput, ActorProcessingErr> {
@@ -172,7 +110,6 @@ impl Actor for PortfolioActor {
             bars: 0,
             events: 0,
             max_in_flight: 0,
-            date_cache: (0, String::new()),
         })
     }
 

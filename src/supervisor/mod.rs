@@ -122,7 +122,6 @@ impl Actor for SupervisorActor {
         let span = |actor: &'static str| tracing::debug_span!(parent: &run_span, "actor", actor);
         let data = setup.data;
         let instruments = Arc::new(data.instruments.clone());
-        let tz = instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone);
         let sup = myself.get_cell();
         let progress = (setup.progress && data.timestamps.len() > 2_000).then(|| {
             let pb = indicatif::ProgressBar::new(data.timestamps.len() as u64);
@@ -144,11 +143,9 @@ impl Actor for SupervisorActor {
             PortfolioArgs {
                 initial_cash: setup.initial_cash,
                 instruments: instruments.clone(),
-                time_format: TimeFormat { daily: data.daily, tz },
                 sink,
                 strategy_name: setup.strategy.name().to_string(),
                 fill_policy: venue.fill_policy().to_string(),
-                log_events: setup.event_log,
                 done: Some(done),
                 span: span("portfolio"),
             },
@@ -257,10 +254,16 @@ pub async fn run(setup: RunSetup) -> Result<RunOutput, EngineError> {
     if matches!(setup.feed, Feed::Replay) && setup.data.timestamps.is_empty() {
         return Err(EngineError::NoData);
     }
-    let sink = OutputSink::open(&setup.out_dir, setup.event_log).map_err(|source| EngineError::Output {
-        dir: setup.out_dir.clone(),
-        source,
-    })?;
+    let fmt = TimeFormat {
+        daily: setup.data.daily,
+        tz: setup.data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
+    };
+    let symbols = Arc::new(setup.data.instruments.iter().map(|i| i.symbol.clone()).collect());
+    let sink =
+        OutputSink::open(&setup.out_dir, setup.event_log, fmt, symbols).map_err(|source| EngineError::Output {
+            dir: setup.out_dir.clone(),
+            source,
+        })?;
     let run = RUN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let span = tracing::info_span!("run", run, strategy = %setup.strategy.name());
     async move {
