@@ -342,7 +342,7 @@ impl Config {
             )
             .into());
         }
-        self.broker.validate().map_err(ConfigError::Value)?;
+        self.broker.validate()?;
         self.model.source()?;
         if self.model.device != "cpu" && self.model.device != "cuda" {
             return Err(format!("model.device: cpu or cuda, got {:?}", self.model.device).into());

@@ -3,13 +3,10 @@
 
 mod cli;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use kairos::config::{Config, Overrides};
-use kairos::data::synth::{self, Frequency, SynthSpec};
 use std::path::PathBuf;
-#[cfg(feature = "torch")]
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "kairos", version, about = "Actor-based, deterministic trading engine")]
@@ -98,22 +95,25 @@ enum DataCommand {
     /// `data.path` accepts and that loads faster than text.
     Import(ImportArgs),
     /// Write a seeded synthetic market as SYMBOL.csv files.
-    Synth {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 50)]
-        symbols: usize,
-        /// Number of sessions.
-        #[arg(long, default_value_t = 1260)]
-        days: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Intraday bars of this many minutes (default: daily bars).
-        #[arg(long)]
-        minutes: Option<u32>,
-        #[arg(long, default_value = "SPY")]
-        benchmark: String,
-    },
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 50)]
+    symbols: usize,
+    /// Number of sessions.
+    #[arg(long, default_value_t = 1260)]
+    days: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Intraday bars of this many minutes (default: daily bars).
+    #[arg(long)]
+    minutes: Option<u32>,
+    #[arg(long, default_value = "SPY")]
+    benchmark: String,
 }
 
 #[derive(Args)]
@@ -169,35 +169,8 @@ fn main() -> Result<()> {
             command: DataCommand::Import(a),
         } => cli::import(a)?,
         Command::Data {
-            command:
-                DataCommand::Synth {
-                    out,
-                    symbols,
-                    days,
-                    seed,
-                    minutes,
-                    benchmark,
-                },
-        } => {
-            if symbols == 0 || days == 0 {
-                bail!("--symbols and --days must be at least 1");
-            }
-            let spec = SynthSpec {
-                symbols,
-                days,
-                seed,
-                frequency: minutes.map_or(Frequency::Daily, Frequency::Minutes),
-                benchmark,
-                ..SynthSpec::default()
-            };
-            synth::write_csv_dir(&spec, &out).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "wrote {} symbols + benchmark x {} sessions to {}",
-                symbols,
-                days,
-                out.display()
-            );
-        }
+            command: DataCommand::Synth(a),
+        } => cli::synth(a)?,
         Command::Bench(a) => cli::bench(a)?,
         Command::Features(a) => cli::features(a)?,
         #[cfg(feature = "torch")]
@@ -207,24 +180,9 @@ fn main() -> Result<()> {
             }
         }
         #[cfg(feature = "torch")]
-        Command::Walkforward { config } => {
-            let text = std::fs::read_to_string(&config).with_context(|| config.display().to_string())?;
-            let cfg: kairos::research::walkforward::WalkForwardConfig =
-                toml::from_str(&text).with_context(|| config.display().to_string())?;
-            let opts = Config::load_options_of(&cfg.data)?;
-            let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
-            let out = kairos::research::walkforward::run(&cfg, &data)?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
+        Command::Walkforward { config } => cli::walkforward(&config)?,
         #[cfg(feature = "torch")]
-        Command::Train { config } => {
-            let cfg = kairos::research::job::TrainConfig::from_file(&config)?;
-            let opts = Config::load_options_of(&cfg.data)?;
-            let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
-            let out = kairos::research::job::run(&cfg, &data)?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            eprintln!("model written to {}", cfg.output.dir.display());
-        }
+        Command::Train { config } => cli::train(&config)?,
     }
     Ok(())
 }

@@ -17,12 +17,6 @@ pub const NAMES: [&str; 2] = ["sma_cross", "topk"];
 #[error("{0}")]
 pub struct StrategyError(pub String);
 
-impl From<String> for StrategyError {
-    fn from(s: String) -> Self {
-        StrategyError(s)
-    }
-}
-
 /// The registry: every built-in strategy with its typed parameters.
 #[derive(Clone, Debug)]
 pub enum BuiltIn {

@@ -5,6 +5,7 @@
 //! traded symbols; a cross down (`d_{t-1} >= 0 > d_t`) while long sells the whole position.
 
 use super::whole_lots;
+use super::StrategyError;
 use crate::strategy::{Strategy, StrategyContext};
 use crate::types::{Bar, Decimal, OrderRequest, Side};
 use serde::Deserialize;
@@ -39,12 +40,12 @@ pub struct SmaCross {
 impl SmaCross {
     /// # Errors
     /// `strategy.params.fast/slow` out of range.
-    pub fn new(p: Params) -> Result<Self, String> {
+    pub fn new(p: Params) -> Result<Self, StrategyError> {
         if p.fast == 0 || p.slow <= p.fast {
-            return Err(format!(
+            return Err(StrategyError(format!(
                 "strategy.params: need 0 < fast < slow, got fast {} slow {}",
                 p.fast, p.slow
-            ));
+            )));
         }
         Ok(Self { p, state: Vec::new() })
     }

@@ -11,6 +11,7 @@
 //! 3. Submission order: stop exits, then sells, then buys.
 
 use super::whole_lots;
+use super::StrategyError;
 use crate::strategy::{Strategy, StrategyContext};
 use crate::types::{Bar, Decimal, InstrumentId, OrderRequest, Side};
 use serde::Deserialize;
@@ -65,19 +66,26 @@ pub struct TopK {
 impl TopK {
     /// # Errors
     /// Parameters out of range, naming the key.
-    pub fn new(p: Params) -> Result<Self, String> {
+    pub fn new(p: Params) -> Result<Self, StrategyError> {
         if p.k == 0 {
-            return Err("strategy.params.k: must be at least 1".into());
+            return Err(StrategyError("strategy.params.k: must be at least 1".into()));
         }
         if p.band < p.k {
-            return Err(format!("strategy.params.band: must be >= k ({}), got {}", p.k, p.band));
+            return Err(StrategyError(format!(
+                "strategy.params.band: must be >= k ({}), got {}",
+                p.k, p.band
+            )));
         }
         if p.lookback == 0 || p.rebalance_every == 0 {
-            return Err("strategy.params.lookback and rebalance_every: must be at least 1".into());
+            return Err(StrategyError(
+                "strategy.params.lookback and rebalance_every: must be at least 1".into(),
+            ));
         }
         let valid = p.stop_loss > 0.0 && p.stop_loss < 1.0 && p.take_profit > 0.0;
         if !valid {
-            return Err("strategy.params.stop_loss/take_profit: need 0 < stop_loss < 1 and take_profit > 0".into());
+            return Err(StrategyError(
+                "strategy.params.stop_loss/take_profit: need 0 < stop_loss < 1 and take_profit > 0".into(),
+            ));
         }
         Ok(Self {
             p,

@@ -31,6 +31,7 @@
 //! the end of the session of their first eligible bar. Orders still working at the end of the
 //! data never fill: they are canceled with reason `end of data`.
 
+use crate::config::ConfigError;
 use crate::types::{
     find_bar, Bar, ClientOrderId, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
     OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
@@ -100,8 +101,8 @@ impl BrokerConfig {
     /// Checks ranges; the error names the key.
     ///
     /// # Errors
-    /// A message `broker.KEY: reason`.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ConfigError::Value`] `broker.KEY: reason`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, v) in [
             ("commission_bps", self.commission_bps),
             ("commission_per_share", self.commission_per_share),
@@ -109,7 +110,7 @@ impl BrokerConfig {
             ("slippage_bps", self.slippage_bps),
         ] {
             if v < Decimal::ZERO {
-                return Err(format!("broker.{key}: must be >= 0, got {v}"));
+                return Err(format!("broker.{key}: must be >= 0, got {v}").into());
             }
         }
         if self.slippage_bps >= Decimal::from(10_000) {
@@ -117,7 +118,7 @@ impl BrokerConfig {
         }
         if let Some(f) = self.max_volume_fraction {
             if f <= Decimal::ZERO || f > Decimal::ONE {
-                return Err(format!("broker.max_volume_fraction: must be in (0, 1], got {f}"));
+                return Err(format!("broker.max_volume_fraction: must be in (0, 1], got {f}").into());
             }
         }
         Ok(())

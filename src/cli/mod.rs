@@ -3,8 +3,8 @@
 
 pub mod bench;
 
-use crate::{BenchArgs, FeaturesArgs, ImportArgs};
-use anyhow::{Context, Result};
+use crate::{BenchArgs, FeaturesArgs, ImportArgs, SynthArgs};
+use anyhow::{bail, Context, Result};
 use kairos::config::{Config, DataConfig, Overrides};
 use kairos::feeds::BadRowPolicy;
 use kairos::strategies::BuiltIn;
@@ -186,5 +186,54 @@ pub fn import(a: ImportArgs) -> Result<()> {
         data.bar_count(),
         a.out.display()
     );
+    Ok(())
+}
+
+/// `kairos data synth`: a seeded synthetic market as `SYMBOL.csv` files.
+pub fn synth(a: SynthArgs) -> Result<()> {
+    use kairos::data::synth::{self, Frequency, SynthSpec};
+    if a.symbols == 0 || a.days == 0 {
+        bail!("--symbols and --days must be at least 1");
+    }
+    let spec = SynthSpec {
+        symbols: a.symbols,
+        days: a.days,
+        seed: a.seed,
+        frequency: a.minutes.map_or(Frequency::Daily, Frequency::Minutes),
+        benchmark: a.benchmark,
+        ..SynthSpec::default()
+    };
+    synth::write_csv_dir(&spec, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!(
+        "wrote {} symbols + benchmark x {} sessions to {}",
+        a.symbols,
+        a.days,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `kairos walkforward`: train per test year on the years before, predict out of sample.
+#[cfg(feature = "torch")]
+pub fn walkforward(config: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
+    let cfg: kairos::research::walkforward::WalkForwardConfig =
+        toml::from_str(&text).with_context(|| config.display().to_string())?;
+    let opts = Config::load_options_of(&cfg.data)?;
+    let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+    let out = kairos::research::walkforward::run(&cfg, &data)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// `kairos train`: one training job.
+#[cfg(feature = "torch")]
+pub fn train(config: &std::path::Path) -> Result<()> {
+    let cfg = kairos::research::job::TrainConfig::from_file(config)?;
+    let opts = Config::load_options_of(&cfg.data)?;
+    let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+    let out = kairos::research::job::run(&cfg, &data)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    eprintln!("model written to {}", cfg.output.dir.display());
     Ok(())
 }
