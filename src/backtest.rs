@@ -8,7 +8,7 @@ use crate::feeds::{self, FeedError};
 use crate::output::write_summary;
 use crate::portfolio::RunOutput;
 use crate::supervisor::{run_blocking, EngineError, Feed, RunSetup, Venue};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +39,17 @@ pub enum BacktestError {
 /// Bad options or any [`FeedError`].
 pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
     let opts = cfg.load_options()?;
-    Ok(feeds::load(&cfg.data.path, &opts)?)
+    let data = feeds::load(&cfg.data.path, &opts)?;
+    // A configured benchmark that the data lacks would be traded as an ordinary symbol.
+    let b = &cfg.data.benchmark;
+    if !b.is_empty() && data.instrument_by_symbol(b).is_none() {
+        return Err(ConfigError::Value(format!(
+            "data.benchmark: {b:?} is not in {}; add it, or set data.benchmark = \"\" to run without one",
+            cfg.data.path.display()
+        ))
+        .into());
+    }
+    Ok(data)
 }
 
 /// Runs on already loaded data (used by benchmarks and tests to keep loading out).
@@ -114,9 +124,14 @@ fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::Mo
 
 /// Loads, runs and writes every output, `summary.json` included.
 ///
+/// The run writes into a fresh directory beside `output.dir` and moves its files into place only
+/// when it succeeds, so a failed run leaves the previous outputs as they were. An output
+/// directory that is, or contains, the data path is refused.
+///
 /// # Errors
 /// Any [`BacktestError`].
 pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
+    check_output_dir(&cfg.output.dir, &cfg.data.path)?;
     let t0 = Instant::now();
     let data = load_data(cfg)?;
     let load_seconds = t0.elapsed().as_secs_f64();
@@ -128,19 +143,128 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
         "data loaded"
     );
     let report = data.report.clone();
+    let staging = Staging::new(&cfg.output.dir)?;
+    let mut staged = cfg.clone();
+    staged.output.dir = staging.dir.clone();
     let t1 = Instant::now();
-    let mut out = run_on(cfg, Arc::new(data))?;
+    let mut out = run_on(&staged, Arc::new(data))?;
     out.summary.run_seconds = t1.elapsed().as_secs_f64();
     out.summary.load_seconds = load_seconds;
     out.summary.data = report;
-    write_summary(&cfg.output.dir, &out.summary).map_err(|source| BacktestError::Write {
+    write_summary(&staging.dir, &out.summary).map_err(|source| BacktestError::Write {
         path: cfg.output.dir.join("summary.json"),
         source,
     })?;
+    staging.publish()?;
     tracing::info!(
         final_equity = out.summary.final_equity,
         run_seconds = out.summary.run_seconds,
         "run finished"
     );
     Ok(out)
+}
+
+/// Every file a run may write, so that a new run leaves none of an older one's beside its own.
+const OUTPUTS: [&str; 5] = ["fills.csv", "equity.csv", "events.jsonl", "signals.csv", "summary.json"];
+
+/// Refuses an output directory that is, or contains, the data.
+///
+/// # Errors
+/// [`ConfigError::Value`] naming both paths.
+pub fn check_output_dir(out: &Path, data: &Path) -> Result<(), BacktestError> {
+    if out.as_os_str().is_empty() {
+        return Err(ConfigError::Value("output.dir: must not be empty".into()).into());
+    }
+    let absolute = |p: &Path| -> PathBuf {
+        // The longest existing ancestor, resolved, with the rest appended.
+        let mut base = p.to_path_buf();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.parent(), base.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    base = parent.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut full = std::fs::canonicalize(if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &base
+        })
+        .unwrap_or(base);
+        full.extend(rest.iter().rev());
+        full
+    };
+    let (o, d) = (absolute(out), absolute(data));
+    if d.starts_with(&o) {
+        return Err(ConfigError::Value(format!(
+            "output.dir: {} is, or contains, the data path {}: outputs would overwrite inputs",
+            out.display(),
+            data.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// A fresh directory beside the target, removed unless published.
+struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    fn new(target: &Path) -> Result<Self, BacktestError> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = parent.join(format!(".{name}.kairos-run-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|source| BacktestError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self {
+            dir,
+            target: target.to_path_buf(),
+            published: false,
+        })
+    }
+
+    /// Moves every output into the target (renames within one file system), removing the
+    /// target's outputs of an older run that this one did not write.
+    fn publish(mut self) -> Result<(), BacktestError> {
+        let write = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BacktestError::Write { path, source }
+        };
+        std::fs::create_dir_all(&self.target).map_err(write(&self.target))?;
+        for name in OUTPUTS {
+            let (from, to) = (self.dir.join(name), self.target.join(name));
+            if from.exists() {
+                std::fs::rename(&from, &to).map_err(write(&to))?;
+            } else if to.exists() {
+                std::fs::remove_file(&to).map_err(write(&to))?;
+            }
+        }
+        self.published = true;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "kairos", version, about = "Actor-based, deterministic trading engine")]
 struct Cli {
+    /// On an error, also print its chain of causes and, with RUST_BACKTRACE=1, a backtrace.
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -147,12 +150,31 @@ pub struct BenchArgs {
     threads: Option<usize>,
 }
 
-fn main() -> Result<()> {
+/// An ordinary error (bad input, bad configuration, I/O) prints one line, `error: ...` with its
+/// causes, and exits with status 1, whatever RUST_BACKTRACE says; `--verbose` prints the debug
+/// form with the backtrace. A bug (a panic) keeps Rust's own report.
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let verbose = cli.verbose;
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if verbose {
+                eprintln!("error: {e:?}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Backtest(a) => {
             let overrides = Overrides {
                 data: a.data,

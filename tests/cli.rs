@@ -111,6 +111,41 @@ fn errors_are_messages_not_panics() {
 }
 
 #[test]
+fn an_ordinary_error_is_one_line_even_with_rust_backtrace_set() {
+    let o = kairos()
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "off")
+        .args(["backtest", "--config", "config/topk.toml", "--data", "/nonexistent/dir"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("/nonexistent/dir"),
+        "{err}"
+    );
+    assert!(!err.contains("backtrace") && !err.contains("Stack"), "{err}");
+    // --verbose keeps the details for whoever wants them.
+    let o = kairos()
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "off")
+        .args([
+            "--verbose",
+            "backtest",
+            "--config",
+            "config/topk.toml",
+            "--data",
+            "/nonexistent/dir",
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.lines().count() > 1 && err.contains("/nonexistent/dir"), "{err}");
+}
+
+#[test]
 fn features_command_writes_csv_and_parquet_with_empty_missing_fields() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");

@@ -172,7 +172,7 @@ impl InferenceThread {
                     if let (Ok(scores), Some((w, name))) = (&result, signals.as_mut()) {
                         for (id, s) in scores {
                             let (date, sym) = name(*id, job.ts);
-                            let _ = writeln!(w, "{date},{sym},{s}");
+                            let _ = writeln!(w, "{date},{},{s}", crate::output::csv_field(&sym));
                         }
                     }
                     let _ = job.reply.send(result);

@@ -38,6 +38,16 @@ impl TimeFormat {
     }
 }
 
+/// A CSV field as RFC 4180 wants it: quoted (with inner quotes doubled) when it holds a comma,
+/// a quote or a line break.
+pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Exact decimal text without trailing zeros.
 pub fn dec(d: Decimal) -> String {
     d.normalize().to_string()
@@ -114,7 +124,7 @@ impl Writer {
                             self.fills,
                             "{},{},{},{},{},{}",
                             fill_date,
-                            self.symbols[f.instrument_id.index()],
+                            csv_field(&self.symbols[f.instrument_id.index()]),
                             f.side.as_str(),
                             f.quantity.normalize(),
                             f.price.normalize(),
