@@ -139,7 +139,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
             let mut ctx = validate::Context::new(opts);
             let mut rows: BTreeMap<String, SymbolRows> = BTreeMap::new();
             tables::read_long(path, layout == Layout::LongParquet, &mut ctx, &mut report, &mut rows)?;
-            symbols.extend(rows.into_iter().map(|(s, r)| (s, compact(r))));
+            for (symbol, r) in rows {
+                symbols.insert(symbol, compact(r, &ctx, path, &mut report)?);
+            }
             report.files = 1;
             all_dates = ctx.all_dates;
         }
@@ -167,7 +169,8 @@ fn read_files_parallel(files: &[(String, PathBuf)], opts: &LoadOptions) -> Vec<F
         let mut ctx = validate::Context::new(opts);
         let mut report = LoadReport::default();
         let rows = tables::read_symbol_csv(file, &mut ctx, &mut report)?;
-        Ok((compact(rows), report, ctx.all_dates))
+        let compact = compact(rows, &ctx, file, &mut report)?;
+        Ok((compact, report, ctx.all_dates))
     };
     let mut slots: Vec<Option<FileResult>> = (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
@@ -250,17 +253,32 @@ fn csv_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, FeedError> {
     Ok(out)
 }
 
-/// Largest decimal scale kept for prices and volumes; finer digits are rounded (banker's).
-const MAX_SCALE: u32 = 10;
-
-fn common_scale<'a>(values: impl Iterator<Item = &'a Decimal>) -> u32 {
-    values.map(|d| d.scale()).max().unwrap_or(0).min(MAX_SCALE)
+/// True when `d` is exact at `scale` decimals in an `i64` mantissa.
+fn fits(d: Decimal, scale: u32) -> bool {
+    d.scale() <= scale
+        && scale - d.scale() <= 38
+        && d.mantissa()
+            .unsigned_abs()
+            .checked_mul(10u128.pow(scale - d.scale()))
+            .is_some_and(|m| m <= i64::MAX as u128)
 }
 
+/// The scale a column is stored at: the finest its values need when they all fit; otherwise
+/// the scale that keeps the most rows exact (the finest among equals).
+fn column_scale<'a>(rows: &'a [ValidatedRow], values: impl Fn(&'a ValidatedRow) -> [Decimal; 4] + Copy) -> u32 {
+    let needed = rows.iter().flat_map(values).map(|d| d.scale()).max().unwrap_or(0);
+    if rows.iter().flat_map(values).all(|d| fits(d, needed)) {
+        return needed;
+    }
+    (0..=needed)
+        .max_by_key(|&s| rows.iter().filter(|r| values(r).iter().all(|d| fits(*d, s))).count())
+        .unwrap_or(0)
+}
+
+/// `d` as a mantissa at `scale` (exact: the caller checked it fits).
 fn mantissa(d: Decimal, scale: u32) -> i64 {
-    let mut d = d.round_dp(scale);
-    d.rescale(scale);
-    i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
+    let m = d.mantissa() * 10i128.pow(scale - d.scale());
+    i64::try_from(m).unwrap_or(i64::MAX)
 }
 
 /// One symbol's bars as mantissas, with their timestamps (before calendar alignment).
@@ -269,10 +287,45 @@ pub(crate) struct Compact {
     pub(crate) series: Series,
 }
 
-fn compact(rows: SymbolRows) -> Compact {
-    let rows: Vec<ValidatedRow> = rows.rows;
-    let price_scale = common_scale(rows.iter().flat_map(|r| [&r.open, &r.high, &r.low, &r.close]));
-    let volume_scale = common_scale(rows.iter().map(|r| &r.volume));
+/// Stores a symbol's rows as exact `i64` mantissas at one price and one volume scale. A row
+/// whose values cannot all be stored exactly beside the others (more significant digits than
+/// 64 bits hold at the scale the symbol needs) is refused under the bad-row policy, naming
+/// the row and the field; nothing is rounded or capped.
+fn compact(
+    rows: SymbolRows,
+    ctx: &validate::Context<'_>,
+    file: &Path,
+    report: &mut LoadReport,
+) -> Result<Compact, FeedError> {
+    let mut rows: Vec<ValidatedRow> = rows.rows;
+    let price_scale = column_scale(&rows, |r| [r.open, r.high, r.low, r.close]);
+    let volume_scale = column_scale(&rows, |r| [r.volume; 4]);
+    if rows.iter().any(|r| {
+        [r.open, r.high, r.low, r.close].iter().any(|d| !fits(*d, price_scale)) || !fits(r.volume, volume_scale)
+    }) {
+        let mut kept = Vec::with_capacity(rows.len());
+        for r in rows {
+            let bad = [("open", r.open), ("high", r.high), ("low", r.low), ("close", r.close)]
+                .into_iter()
+                .map(|(f, v)| (f, v, price_scale))
+                .chain(std::iter::once(("volume", r.volume, volume_scale)))
+                .find(|(_, v, scale)| !fits(*v, *scale));
+            match bad {
+                None => kept.push(r),
+                Some((field, v, scale)) => {
+                    let fault = validate::RowFault::new(
+                        field,
+                        "not storable exactly",
+                        format!(
+                            "{v} cannot be stored exactly beside this symbol's other values (64-bit mantissas at {scale} decimals, the scale most of its rows need)"
+                        ),
+                    );
+                    validate::reject(ctx, fault, file, r.row.to_string(), report)?;
+                }
+            }
+        }
+        rows = kept;
+    }
     let n = rows.len();
     let mut s = Series {
         price_scale,
@@ -293,7 +346,7 @@ fn compact(rows: SymbolRows) -> Compact {
         s.close.push(mantissa(r.close, price_scale));
         s.volume.push(mantissa(r.volume, volume_scale));
     }
-    Compact { ts, series: s }
+    Ok(Compact { ts, series: s })
 }
 
 /// Builds the column store: instruments in symbol order, one common calendar.

@@ -1,7 +1,7 @@
 //! Reading tables through polars. Every column is read as text (CSV) or cast to text
 //! (Parquet), so that validation sees exactly what the file holds and can name row and field.
 
-use super::validate::{Context, FeedError, RawRow, SymbolRows};
+use super::validate::{Context, FeedError, RawRow, RowRef, SymbolRows};
 use crate::data::LoadReport;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -154,7 +154,7 @@ fn row_label(parquet: bool, i: usize) -> String {
 pub fn read_symbol_csv(file: &Path, ctx: &mut Context<'_>, report: &mut LoadReport) -> Result<SymbolRows, FeedError> {
     let mut rows = SymbolRows::default();
     let plain = super::csv_fast::for_each_row(file, false, |line, _, raw| match raw {
-        Ok(raw) => rows.push(ctx, raw, file, || format!("line {line}"), report),
+        Ok(raw) => rows.push(ctx, raw, file, RowRef::line(line), report),
         Err(fault) => {
             report.rows_read += 1;
             super::validate::reject(ctx, fault, file, format!("line {line}"), report)
@@ -168,7 +168,7 @@ pub fn read_symbol_csv(file: &Path, ctx: &mut Context<'_>, report: &mut LoadRepo
     let mut rows = SymbolRows::default();
     rows.rows.reserve(df.height());
     for i in 0..df.height() {
-        rows.push(ctx, &cols.raw(i), file, || row_label(false, i), report)?;
+        rows.push(ctx, &cols.raw(i), file, RowRef::line(i + 2), report)?;
     }
     Ok(rows)
 }
@@ -197,7 +197,7 @@ pub fn read_long(
                         Some(r) => r,
                         None => out.entry(symbol.to_string()).or_default(),
                     };
-                    rows.push(ctx, raw, file, label, report)
+                    rows.push(ctx, raw, file, RowRef::line(line), report)
                 }
                 None => no_symbol(ctx, report, file, label()),
             }
@@ -225,7 +225,12 @@ pub fn read_long(
             Some(r) => r,
             None => out.entry(symbol.to_string()).or_default(),
         };
-        rows.push(ctx, &cols.raw(i), file, || row_label(parquet, i), report)?;
+        let at = if parquet {
+            RowRef::row(i + 1)
+        } else {
+            RowRef::line(i + 2)
+        };
+        rows.push(ctx, &cols.raw(i), file, at, report)?;
     }
     Ok(())
 }

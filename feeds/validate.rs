@@ -60,12 +60,43 @@ pub struct RawRow<'a> {
 /// A row that passed every check.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidatedRow {
+    /// Where it came from (see [`RowRef`]).
+    pub row: RowRef,
     pub ts: UnixNanos,
     pub open: Decimal,
     pub high: Decimal,
     pub low: Decimal,
     pub close: Decimal,
     pub volume: Decimal,
+}
+
+/// Where a row is in its file: `line N` of a CSV file (the header is line 1), `row N`
+/// (1-based) of a Parquet file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowRef {
+    pub kind: &'static str,
+    pub no: u32,
+}
+
+impl RowRef {
+    pub fn line(no: usize) -> Self {
+        Self {
+            kind: "line",
+            no: no as u32,
+        }
+    }
+    pub fn row(no: usize) -> Self {
+        Self {
+            kind: "row",
+            no: no as u32,
+        }
+    }
+}
+
+impl std::fmt::Display for RowRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.no)
+    }
 }
 
 /// The kept rows of one symbol, in time order.
@@ -159,7 +190,7 @@ impl<'o> Context<'o> {
     }
 
     /// Checks one raw row (everything but ordering against the previous row).
-    pub fn check(&mut self, raw: &RawRow<'_>) -> Result<ValidatedRow, RowFault> {
+    pub fn check(&mut self, raw: &RawRow<'_>, row: RowRef) -> Result<ValidatedRow, RowFault> {
         let time = raw
             .time
             .filter(|s| !s.trim().is_empty())
@@ -203,6 +234,7 @@ impl<'o> Context<'o> {
             }
         }
         Ok(ValidatedRow {
+            row,
             ts,
             open,
             high,
@@ -258,11 +290,11 @@ impl SymbolRows {
         ctx: &mut Context<'_>,
         raw: &RawRow<'_>,
         file: &std::path::Path,
-        row: impl Fn() -> String,
+        row: RowRef,
         report: &mut crate::data::LoadReport,
     ) -> Result<(), FeedError> {
         report.rows_read += 1;
-        let checked = ctx.check(raw).and_then(|r| match self.rows.last() {
+        let checked = ctx.check(raw, row).and_then(|r| match self.rows.last() {
             Some(prev) if r.ts == prev.ts => Err(RowFault::new("date", "duplicate timestamp", "duplicate timestamp")),
             Some(prev) if r.ts < prev.ts => Err(RowFault::new(
                 "date",
@@ -276,7 +308,7 @@ impl SymbolRows {
                 self.rows.push(r);
                 Ok(())
             }
-            Err(fault) => reject(ctx, fault, file, row(), report),
+            Err(fault) => reject(ctx, fault, file, row.to_string(), report),
         }
     }
 }
@@ -348,10 +380,12 @@ mod tests {
             ),
         ];
         for (fields, field, kind) in cases {
-            let fault = ctx.check(&raw(*fields)).expect_err("must fail");
+            let fault = ctx.check(&raw(*fields), RowRef::line(2)).expect_err("must fail");
             assert_eq!((fault.field, fault.kind), (*field, *kind), "{fields:?}");
         }
-        assert!(ctx.check(&raw(["2020-01-02", "1.5", "2", "1", "1.25", "0"])).is_ok());
+        assert!(ctx
+            .check(&raw(["2020-01-02", "1.5", "2", "1", "1.25", "0"]), RowRef::line(2))
+            .is_ok());
     }
 
     #[test]
