@@ -131,7 +131,8 @@ fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::Mo
 /// # Errors
 /// Any [`BacktestError`].
 pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
-    check_output_dir(&cfg.output.dir, &cfg.data.path)?;
+    crate::output::check_output_path(&cfg.output.dir, &cfg.data.path)
+        .map_err(|e| ConfigError::Value(format!("output.dir: {e}")))?;
     let t0 = Instant::now();
     let data = load_data(cfg)?;
     let load_seconds = t0.elapsed().as_secs_f64();
@@ -147,7 +148,14 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
     let mut staged = cfg.clone();
     staged.output.dir = staging.dir.clone();
     let t1 = Instant::now();
+    let tradable = data.instruments.iter().filter(|i| i.tradable).count();
+    let warnings = crate::strategies::BuiltIn::parse(&cfg.strategy.name, &cfg.strategy.params)?
+        .warnings(tradable, data.timestamps.len());
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let mut out = run_on(&staged, Arc::new(data))?;
+    out.summary.warnings.extend(warnings);
     out.summary.run_seconds = t1.elapsed().as_secs_f64();
     out.summary.load_seconds = load_seconds;
     out.summary.data = report;
@@ -166,48 +174,6 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
 
 /// Every file a run may write, so that a new run leaves none of an older one's beside its own.
 const OUTPUTS: [&str; 5] = ["fills.csv", "equity.csv", "events.jsonl", "signals.csv", "summary.json"];
-
-/// Refuses an output directory that is, or contains, the data.
-///
-/// # Errors
-/// [`ConfigError::Value`] naming both paths.
-pub fn check_output_dir(out: &Path, data: &Path) -> Result<(), BacktestError> {
-    if out.as_os_str().is_empty() {
-        return Err(ConfigError::Value("output.dir: must not be empty".into()).into());
-    }
-    let absolute = |p: &Path| -> PathBuf {
-        // The longest existing ancestor, resolved, with the rest appended.
-        let mut base = p.to_path_buf();
-        let mut rest = Vec::new();
-        while !base.exists() {
-            match (base.parent(), base.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_os_string());
-                    base = parent.to_path_buf();
-                }
-                _ => break,
-            }
-        }
-        let mut full = std::fs::canonicalize(if base.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            &base
-        })
-        .unwrap_or(base);
-        full.extend(rest.iter().rev());
-        full
-    };
-    let (o, d) = (absolute(out), absolute(data));
-    if d.starts_with(&o) {
-        return Err(ConfigError::Value(format!(
-            "output.dir: {} is, or contains, the data path {}: outputs would overwrite inputs",
-            out.display(),
-            data.display()
-        ))
-        .into());
-    }
-    Ok(())
-}
 
 /// A fresh directory beside the target, removed unless published.
 struct Staging {

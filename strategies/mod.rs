@@ -39,6 +39,32 @@ impl BuiltIn {
         }
     }
 
+    /// What in the parameters makes no sense on this market, naming the key: a count above
+    /// the tradable symbols, a lookback longer than the data (the strategy could never trade).
+    pub fn warnings(&self, tradable: usize, timestamps: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut longer = |key: &str, n: usize| {
+            if n >= timestamps {
+                out.push(format!(
+                    "strategy.params.{key} = {n} is not shorter than the data ({timestamps} timestamps): no signal ever forms"
+                ));
+            }
+        };
+        match self {
+            BuiltIn::SmaCross(p) => longer("slow", p.slow),
+            BuiltIn::TopK(p) => {
+                longer("lookback", p.lookback);
+                if p.k > tradable {
+                    out.push(format!(
+                        "strategy.params.k = {} is above the {tradable} tradable symbols",
+                        p.k
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// The strategy itself.
     ///
     /// # Errors

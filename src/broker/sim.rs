@@ -113,6 +113,13 @@ impl BrokerConfig {
                 return Err(format!("broker.{key}: must be >= 0, got {v}").into());
             }
         }
+        if self.commission_bps >= Decimal::from(10_000) {
+            return Err(format!(
+                "broker.commission_bps: {} bps is 100 % or more of the notional; a basis point is 0.01 %",
+                self.commission_bps
+            )
+            .into());
+        }
         if self.slippage_bps >= Decimal::from(10_000) {
             return Err("broker.slippage_bps: must be below 10000".into());
         }

@@ -91,6 +91,9 @@ pub fn features(a: FeaturesArgs) -> Result<()> {
         },
         ..DataConfig::new(a.data.clone())
     };
+    for out in std::iter::once(&a.out).chain(a.labels.as_ref()) {
+        kairos::output::check_output_path(out, &a.data).map_err(anyhow::Error::msg)?;
+    }
     let opts = Config::load_options_of(&data_cfg)?;
     let tz = opts.time_zone;
     let data = kairos::feeds::load(&a.data, &opts)?;
@@ -177,6 +180,7 @@ pub fn import(a: ImportArgs) -> Result<()> {
         },
         ..DataConfig::new(a.data.clone())
     };
+    kairos::output::check_output_path(&a.out, &a.data).map_err(anyhow::Error::msg)?;
     let opts = Config::load_options_of(&data_cfg)?;
     let data = kairos::feeds::load(&a.data, &opts)?;
     kairos::feeds::catalog::write(&data, &opts, &a.out)?;
@@ -192,9 +196,6 @@ pub fn import(a: ImportArgs) -> Result<()> {
 /// `kairos data synth`: a seeded synthetic market as `SYMBOL.csv` files.
 pub fn synth(a: SynthArgs) -> Result<()> {
     use kairos::data::synth::{self, Frequency, SynthSpec};
-    if a.symbols == 0 || a.days == 0 {
-        bail!("--symbols and --days must be at least 1");
-    }
     let spec = SynthSpec {
         symbols: a.symbols,
         days: a.days,
@@ -203,6 +204,9 @@ pub fn synth(a: SynthArgs) -> Result<()> {
         benchmark: a.benchmark,
         ..SynthSpec::default()
     };
+    if let Err(e) = spec.check() {
+        bail!(e);
+    }
     synth::write_csv_dir(&spec, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!(
         "wrote {} symbols + benchmark x {} sessions to {}",

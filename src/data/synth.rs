@@ -50,6 +50,58 @@ impl Default for SynthSpec {
     }
 }
 
+/// The most bars `generate` keeps in memory (every symbol's series at once), about 2 GB.
+pub const MAX_BARS: usize = 20_000_000;
+/// The most sessions: from 2015-01-02 the last stays well inside the range of nanosecond
+/// timestamps (which end in April 2262), so the loader can read every date written.
+pub const MAX_DAYS: usize = 60_000;
+
+/// A symbol used as a file name: letters, digits and `.`, `_`, `-`, `^`, `=`; not empty, not
+/// starting with a dot, at most 64 characters. No path separator, so nothing is written outside
+/// the output directory.
+///
+/// # Errors
+/// What is wrong with the name.
+pub fn check_symbol(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=');
+    if name.is_empty() || name.len() > 64 || name.starts_with('.') || !name.chars().all(ok_char) {
+        return Err(format!(
+            "symbol {name:?}: use 1 to 64 letters, digits, '.', '_', '-', '^' or '=' (not starting with '.')"
+        ));
+    }
+    Ok(())
+}
+
+impl SynthSpec {
+    /// Checks the sizes before anything is allocated, and the benchmark's name.
+    ///
+    /// # Errors
+    /// A message naming the option.
+    pub fn check(&self) -> Result<(), String> {
+        if self.symbols == 0 || self.days == 0 {
+            return Err("--symbols and --days must be at least 1".into());
+        }
+        if self.days > MAX_DAYS {
+            return Err(format!(
+                "--days {}: at most {MAX_DAYS} sessions (later dates do not fit nanosecond timestamps)",
+                self.days
+            ));
+        }
+        let per_day = match self.frequency {
+            Frequency::Daily => 1,
+            Frequency::Minutes(m) => (390 / m.clamp(1, 390)) as usize,
+        };
+        let bars = (self.symbols + 1).saturating_mul(self.days).saturating_mul(per_day);
+        if bars > MAX_BARS {
+            return Err(format!(
+                "--symbols {} x --days {} x {per_day} bars a day = {bars} bars: at most {MAX_BARS} are generated at once",
+                self.symbols, self.days
+            ));
+        }
+        check_symbol(&self.benchmark).map_err(|e| format!("--benchmark: {e}"))
+    }
+}
+
 /// SplitMix64: tiny, fast and fully specified.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -235,8 +287,10 @@ pub fn generate(spec: &SynthSpec) -> SynthMarket {
 /// Generates the market and writes `SYMBOL.csv` files and `MANIFEST.json` into `dir`.
 ///
 /// # Errors
-/// I/O errors creating the directory or writing a file.
+/// A bad spec ([`SynthSpec::check`]), or I/O errors creating the directory or writing a file.
 pub fn write_csv_dir(spec: &SynthSpec, dir: &Path) -> std::io::Result<SynthMarket> {
+    spec.check()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     std::fs::create_dir_all(dir)?;
     let market = generate(spec);
     for (symbol, bars) in market.symbols.iter().zip(&market.bars) {

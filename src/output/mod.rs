@@ -48,6 +48,56 @@ pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Refuses an output path that would overwrite or mix with its input: one that is, or
+/// contains, `input`, or one inside an input directory.
+///
+/// # Errors
+/// A message naming both paths.
+pub fn check_output_path(out: &Path, input: &Path) -> Result<(), String> {
+    if out.as_os_str().is_empty() {
+        return Err("must not be empty".into());
+    }
+    let (o, i) = (absolute(out), absolute(input));
+    if i.starts_with(&o) {
+        return Err(format!(
+            "{} is, or contains, the data path {}: outputs would overwrite inputs",
+            out.display(),
+            input.display()
+        ));
+    }
+    if input.is_dir() && o.starts_with(&i) {
+        return Err(format!(
+            "{} is inside the data directory {}: outputs would mix with inputs",
+            out.display(),
+            input.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `p` made absolute: its longest existing ancestor resolved, the rest appended.
+fn absolute(p: &Path) -> PathBuf {
+    let mut base = p.to_path_buf();
+    let mut rest = Vec::new();
+    while !base.exists() {
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                base = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let start = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &base
+    };
+    let mut full = std::fs::canonicalize(start).unwrap_or_else(|_| base.clone());
+    full.extend(rest.iter().rev());
+    full
+}
+
 /// Exact decimal text without trailing zeros.
 pub fn dec(d: Decimal) -> String {
     d.normalize().to_string()

@@ -261,6 +261,16 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
     };
     let ds = Dataset::build(data, bench, &spec)?;
     let samples = [ds.train.len(), ds.val.len(), ds.test.len()];
+    // Every model kind needs all three: a figure computed on no sample would read as 0.
+    for (name, n) in ["training", "validation", "test"].iter().zip(samples) {
+        if n == 0 {
+            return Err(ResearchError::Data(format!(
+                "no sample in the {name} split (training {}, validation {}, test {}): check split.val_start, \
+                 split.test_start and split.test_end against the data's dates, and model.window, model.horizon",
+                samples[0], samples[1], samples[2]
+            )));
+        }
+    }
     tracing::info!(train = samples[0], val = samples[1], test = samples[2], "dataset built");
     let ridge = train_ridge(&ds, cfg.train.ridge_lambda);
     let ridge_pred =
