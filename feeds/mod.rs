@@ -374,7 +374,9 @@ fn assemble(
             s.step.push(k as u32);
         }
         if let (Some(first), Some(last)) = (s.step.first(), s.step.last()) {
+            // Gaps inside the symbol's span, and the calendar's timestamps after its last bar.
             report.missing_bars += (last - first + 1) as usize - s.len();
+            report.missing_bars += timestamps.len() - 1 - *last as usize;
         }
         instruments.push(Instrument {
             id: InstrumentId(i as u32),

@@ -52,18 +52,79 @@ fn ragged_line(file: &Path) -> Option<FeedError> {
     })
 }
 
+/// The columns a long table needs, each by its accepted names.
+const WANTED: [&[&str]; 7] = [
+    &["symbol", "ticker"],
+    &TIME_NAMES,
+    &["open"],
+    &["high"],
+    &["low"],
+    &["close"],
+    &["volume"],
+];
+
+/// Whether this build reads a Parquet column of type `dt` (polars without the decimal,
+/// categorical and small-integer features cannot; reading them would abort).
+fn parquet_type_supported(dt: &ArrowDataType) -> bool {
+    matches!(
+        dt,
+        ArrowDataType::Int32
+            | ArrowDataType::Int64
+            | ArrowDataType::UInt32
+            | ArrowDataType::UInt64
+            | ArrowDataType::Float32
+            | ArrowDataType::Float64
+            | ArrowDataType::Utf8
+            | ArrowDataType::LargeUtf8
+            | ArrowDataType::Utf8View
+            | ArrowDataType::Date32
+            | ArrowDataType::Timestamp(_, _)
+    )
+}
+
+/// Reads the needed columns of a Parquet table as text. Every column type is checked against
+/// the file's schema first, so an unsupported one (decimals, dictionaries, 8- and 16-bit
+/// integers, ...) is refused with its name and type instead of reaching polars. Floats become
+/// their shortest round-trip text at their own width (a float32 17.87 stays 17.87); zoned
+/// timestamps become RFC 3339 instants in UTC, naive ones local text.
 fn read_parquet_text(file: &Path) -> Result<DataFrame, FeedError> {
     let f = std::fs::File::open(file).map_err(|e| FeedError::Io {
         file: file.to_path_buf(),
         message: e.to_string(),
     })?;
-    let df = ParquetReader::new(f).finish().map_err(|e| table_err(file, e))?;
+    let mut reader = ParquetReader::new(f);
+    let schema = reader.schema().map_err(|e| table_err(file, e))?;
+    let mut names = Vec::new();
+    for field in schema.iter_values() {
+        let name = field.name.as_str();
+        let wanted = WANTED
+            .iter()
+            .any(|alts| alts.iter().any(|n| name.trim().eq_ignore_ascii_case(n)));
+        if !wanted {
+            continue;
+        }
+        if !parquet_type_supported(&field.dtype) {
+            return Err(FeedError::Table {
+                file: file.to_path_buf(),
+                message: format!(
+                    "column `{name}` is of Parquet type {:?}, which is not read: store numbers as 32/64-bit integers, floats or text, times as dates, timestamps or text",
+                    field.dtype
+                ),
+            });
+        }
+        names.push(name.to_string());
+    }
+    let df = reader
+        .with_columns(Some(names))
+        .finish()
+        .map_err(|e| table_err(file, e))?;
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
         let c = match c.dtype() {
             DataType::String => c.clone(),
-            // Floats are turned into their shortest round-trip text, so 17.87 stays 17.87.
-            DataType::Float64 | DataType::Float32 => float_to_text(c).map_err(|e| table_err(file, e))?,
+            DataType::Float64 => float_to_text(c, false).map_err(|e| table_err(file, e))?,
+            DataType::Float32 => float_to_text(c, true).map_err(|e| table_err(file, e))?,
+            DataType::Datetime(unit, Some(_)) => zoned_to_text(c, *unit).map_err(|e| table_err(file, e))?,
             _ => c.cast(&DataType::String).map_err(|e| table_err(file, e))?,
         };
         cols.push(c);
@@ -71,12 +132,45 @@ fn read_parquet_text(file: &Path) -> Result<DataFrame, FeedError> {
     DataFrame::new(df.height(), cols).map_err(|e| table_err(file, e))
 }
 
-fn float_to_text(c: &Column) -> PolarsResult<Column> {
+/// A zoned timestamp column as RFC 3339 instants in UTC (its physical values are UTC).
+fn zoned_to_text(c: &Column, unit: TimeUnit) -> PolarsResult<Column> {
+    let ints = c.cast(&DataType::Int64)?;
+    let ca = ints.i64()?;
+    let per_second: i64 = match unit {
+        TimeUnit::Nanoseconds => 1_000_000_000,
+        TimeUnit::Microseconds => 1_000_000,
+        TimeUnit::Milliseconds => 1_000,
+    };
+    let out: StringChunked = (0..ca.len())
+        .map(|i| {
+            ca.get(i).map(|v| {
+                let nanos = (v.rem_euclid(per_second)) * (1_000_000_000 / per_second);
+                chrono::DateTime::from_timestamp(v.div_euclid(per_second), nanos as u32)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                    .unwrap_or_else(|| format!("out-of-range timestamp {v}"))
+            })
+        })
+        .collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+fn float_to_text(c: &Column, single: bool) -> PolarsResult<Column> {
     let f = c.cast(&DataType::Float64)?;
     let ca = f.f64()?;
     let out: StringChunked = (0..ca.len())
         .map(|i| ca.get(i))
-        .map(|v| v.map(|x| if x.is_nan() { "NaN".to_string() } else { format!("{x}") }))
+        .map(|v| {
+            v.map(|x| {
+                if x.is_nan() {
+                    "NaN".to_string()
+                } else if single {
+                    // The value a float32 carries, not its float64 widening (17.8700008...).
+                    format!("{}", x as f32)
+                } else {
+                    format!("{x}")
+                }
+            })
+        })
         .collect();
     Ok(out.with_name(c.name().clone()).into_column())
 }
@@ -102,6 +196,27 @@ fn find<'a>(df: &'a DataFrame, file: &Path, names: &[&str]) -> Result<&'a String
             column: names[0].to_string(),
         })?;
     col.str().map_err(|e| table_err(file, e))
+}
+
+/// The one time column's name as messages give it; more than one is ambiguous.
+fn time_field_of(df: &DataFrame, file: &Path) -> Result<&'static str, FeedError> {
+    let found: Vec<&'static str> = df
+        .columns()
+        .iter()
+        .filter_map(|c| {
+            TIME_NAMES
+                .iter()
+                .find(|n| c.name().as_str().trim().eq_ignore_ascii_case(n))
+                .copied()
+        })
+        .collect();
+    if found.len() > 1 {
+        return Err(FeedError::Table {
+            file: file.to_path_buf(),
+            message: format!("more than one time column ({}): keep one", found.join(", ")),
+        });
+    }
+    Ok(found.first().copied().unwrap_or("date"))
 }
 
 impl<'a> Columns<'a> {
@@ -153,17 +268,19 @@ fn row_label(parquet: bool, i: usize) -> String {
 /// ([`super::csv_fast`]), files with quoted fields through polars.
 pub fn read_symbol_csv(file: &Path, ctx: &mut Context<'_>, report: &mut LoadReport) -> Result<SymbolRows, FeedError> {
     let mut rows = SymbolRows::default();
-    let plain = super::csv_fast::for_each_row(file, false, |line, _, raw| match raw {
-        Ok(raw) => rows.push(ctx, raw, file, RowRef::line(line), report),
-        Err(fault) => {
-            report.rows_read += 1;
-            super::validate::reject(ctx, fault, file, format!("line {line}"), report)
-        }
-    })?;
-    if plain.is_some() {
+    if let Some(csv) = super::csv_fast::open(file, false)? {
+        ctx.time_field = csv.time_field();
+        csv.for_each_row(|line, _, raw| match raw {
+            Ok(raw) => rows.push(ctx, raw, file, RowRef::line(line), report),
+            Err(fault) => {
+                report.rows_read += 1;
+                super::validate::reject(ctx, fault, file, format!("line {line}"), report)
+            }
+        })?;
         return Ok(rows);
     }
     let df = read_csv_text(file)?;
+    ctx.time_field = time_field_of(&df, file)?;
     let cols = Columns::of(&df, file, false)?;
     let mut rows = SymbolRows::default();
     rows.rows.reserve(df.height());
@@ -182,27 +299,28 @@ pub fn read_long(
     out: &mut BTreeMap<String, SymbolRows>,
 ) -> Result<(), FeedError> {
     if !parquet {
-        let plain = super::csv_fast::for_each_row(file, true, |line, symbol, raw| {
-            let label = || format!("line {line}");
-            let raw = match raw {
-                Ok(raw) => raw,
-                Err(fault) => {
-                    report.rows_read += 1;
-                    return super::validate::reject(ctx, fault, file, label(), report);
+        if let Some(csv) = super::csv_fast::open(file, true)? {
+            ctx.time_field = csv.time_field();
+            csv.for_each_row(|line, symbol, raw| {
+                let label = || format!("line {line}");
+                let raw = match raw {
+                    Ok(raw) => raw,
+                    Err(fault) => {
+                        report.rows_read += 1;
+                        return super::validate::reject(ctx, fault, file, label(), report);
+                    }
+                };
+                match symbol.map(str::trim).filter(|s| !s.is_empty()) {
+                    Some(symbol) => {
+                        let rows = match out.get_mut(symbol) {
+                            Some(r) => r,
+                            None => out.entry(symbol.to_string()).or_default(),
+                        };
+                        rows.push(ctx, raw, file, RowRef::line(line), report)
+                    }
+                    None => no_symbol(ctx, report, file, label()),
                 }
-            };
-            match symbol.map(str::trim).filter(|s| !s.is_empty()) {
-                Some(symbol) => {
-                    let rows = match out.get_mut(symbol) {
-                        Some(r) => r,
-                        None => out.entry(symbol.to_string()).or_default(),
-                    };
-                    rows.push(ctx, raw, file, RowRef::line(line), report)
-                }
-                None => no_symbol(ctx, report, file, label()),
-            }
-        })?;
-        if plain.is_some() {
+            })?;
             return Ok(());
         }
     }
@@ -211,6 +329,7 @@ pub fn read_long(
     } else {
         read_csv_text(file)?
     };
+    ctx.time_field = time_field_of(&df, file)?;
     let cols = Columns::of(&df, file, true)?;
     let symbols = cols.symbol.ok_or_else(|| FeedError::MissingColumn {
         file: file.to_path_buf(),

@@ -7,7 +7,7 @@
 
 use super::LoadOptions;
 use crate::types::{Decimal, UnixNanos};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -129,6 +129,8 @@ pub struct Context<'o> {
     date_cache: HashMap<NaiveDate, UnixNanos>,
     /// True while every time field seen was a plain date.
     pub all_dates: bool,
+    /// The name of the time column as messages give it (`date`, `timestamp` or `datetime`).
+    pub time_field: &'static str,
 }
 
 impl<'o> Context<'o> {
@@ -137,15 +139,17 @@ impl<'o> Context<'o> {
             opts,
             date_cache: HashMap::new(),
             all_dates: true,
+            time_field: "date",
         }
     }
 
     /// Parses a time field into nanoseconds (UTC).
     pub fn parse_time(&mut self, text: &str) -> Result<UnixNanos, RowFault> {
         let t = text.trim();
+        let field = self.time_field;
         let bad = || {
             RowFault::new(
-                "date",
+                field,
                 "unparsable timestamp",
                 format!("cannot parse {t:?} as a date or timestamp"),
             )
@@ -159,13 +163,13 @@ impl<'o> Context<'o> {
                 return Ok(*ts);
             }
             let local = d.and_time(self.opts.session_close);
-            let ts = self.localize(local).ok_or_else(bad)?;
+            let ts = self.localize(local, t)?;
             self.date_cache.insert(d, ts);
             return Ok(ts);
         }
         self.all_dates = false;
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-            return dt.timestamp_nanos_opt().ok_or_else(bad);
+            return dt.timestamp_nanos_opt().ok_or_else(|| out_of_range(field, t));
         }
         for fmt in [
             "%Y-%m-%d %H:%M:%S%.f",
@@ -174,19 +178,34 @@ impl<'o> Context<'o> {
             "%Y-%m-%dT%H:%M",
         ] {
             if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
-                return self.localize(n).ok_or_else(bad);
+                return self.localize(n, t);
             }
         }
         Err(bad())
     }
 
-    fn localize(&self, local: NaiveDateTime) -> Option<UnixNanos> {
-        // A local time that a DST change skips or repeats takes its earliest valid instant.
-        self.opts
-            .time_zone
-            .from_local_datetime(&local)
-            .earliest()
-            .and_then(|dt| dt.timestamp_nanos_opt())
+    /// A local time in the exchange time zone as an instant. A time that a DST change skips
+    /// does not exist, and one it repeats is ambiguous: both are refused as such (an RFC 3339
+    /// time with its offset says which instant is meant).
+    fn localize(&self, local: NaiveDateTime, text: &str) -> Result<UnixNanos, RowFault> {
+        let tz = self.opts.time_zone;
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(dt) => dt.timestamp_nanos_opt().ok_or_else(|| out_of_range(self.time_field, text)),
+            LocalResult::None => Err(RowFault::new(
+                self.time_field,
+                "nonexistent local time",
+                format!("{text} does not exist in {tz}: the clocks skip it at a daylight-saving change"),
+            )),
+            LocalResult::Ambiguous(a, b) => Err(RowFault::new(
+                self.time_field,
+                "ambiguous local time",
+                format!(
+                    "{text} occurs twice in {tz} (at {} and {}, a daylight-saving change): give the time with its UTC offset",
+                    a.format("%H:%M%:z"),
+                    b.format("%H:%M%:z")
+                ),
+            )),
+        }
     }
 
     /// Checks one raw row (everything but ordering against the previous row).
@@ -194,7 +213,7 @@ impl<'o> Context<'o> {
         let time = raw
             .time
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| RowFault::new("date", "empty field", "empty"))?;
+            .ok_or_else(|| RowFault::new(self.time_field, "empty field", "empty"))?;
         let ts = self.parse_time(time)?;
         let open = number("open", raw.open)?;
         let high = number("high", raw.high)?;
@@ -245,6 +264,15 @@ impl<'o> Context<'o> {
     }
 }
 
+/// A time outside what nanosecond timestamps can hold.
+fn out_of_range(field: &'static str, text: &str) -> RowFault {
+    RowFault::new(
+        field,
+        "time out of range",
+        format!("{text} is outside the supported range 1677-09-21 to 2262-04-11"),
+    )
+}
+
 /// `YYYY-MM-DD` read digit by digit (the common case, without chrono's format parser);
 /// `None` for anything else, which then goes through chrono.
 fn plain_date(b: &[u8]) -> Option<NaiveDate> {
@@ -267,6 +295,14 @@ fn number(field: &'static str, text: Option<&str>) -> Result<Decimal, RowFault> 
     }
     if t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("-nan") {
         return Err(RowFault::new(field, "NaN", "NaN"));
+    }
+    // rust_decimal takes `1_000_000`; a data file's number never has separators.
+    if t.contains('_') {
+        return Err(RowFault::new(
+            field,
+            "unparsable value",
+            format!("cannot parse {t:?} as a number"),
+        ));
     }
     let parsed = Decimal::from_str(t).or_else(|e| {
         if t.contains(['e', 'E']) {
@@ -295,9 +331,13 @@ impl SymbolRows {
     ) -> Result<(), FeedError> {
         report.rows_read += 1;
         let checked = ctx.check(raw, row).and_then(|r| match self.rows.last() {
-            Some(prev) if r.ts == prev.ts => Err(RowFault::new("date", "duplicate timestamp", "duplicate timestamp")),
+            Some(prev) if r.ts == prev.ts => Err(RowFault::new(
+                ctx.time_field,
+                "duplicate timestamp",
+                "duplicate timestamp",
+            )),
             Some(prev) if r.ts < prev.ts => Err(RowFault::new(
-                "date",
+                ctx.time_field,
                 "out-of-order timestamp",
                 "timestamp earlier than the previous row's",
             )),

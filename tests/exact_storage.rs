@@ -57,7 +57,8 @@ fn tiny_prices_are_kept_exactly_and_a_backtest_on_them_does_not_panic() {
     }
     assert_eq!(data.series[tiny].price_scale, 11);
     // A whole backtest over it: sizes divide by these prices; nothing panics.
-    let out = dir.path().join("out");
+    let outdir = tempfile::tempdir().expect("tmp");
+    let out = outdir.path().join("out");
     let text = format!(
         "[data]\npath = \"{}\"\nbenchmark = \"\"\n[engine]\nprogress = false\n[portfolio]\ninitial_cash = 1000000\n\
          [broker]\ncash_check = \"allow_negative\"\n[strategy]\nname = \"topk\"\n[strategy.params]\nk = 1\nband = 1\nlookback = 1\nrebalance_every = 1\n[output]\ndir = \"{}\"\n",

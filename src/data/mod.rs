@@ -60,8 +60,9 @@ pub struct LoadReport {
     pub rows_kept: usize,
     /// Rows dropped under the `skip` policy, by reason.
     pub rows_skipped: std::collections::BTreeMap<String, usize>,
-    /// Timestamps of the common calendar at which a symbol (inside its own first..last span)
-    /// has no bar. Such symbols simply have no bar in that batch: nothing is invented.
+    /// Bars absent from the common calendar: timestamps inside a symbol's own first..last span
+    /// at which it has no bar, plus the calendar's timestamps after its last bar. Such symbols
+    /// simply have no bar in that batch: nothing is invented.
     pub missing_bars: usize,
     /// The first messages of skipped rows (at most 20), naming file, row and field.
     pub skipped_examples: Vec<String>,
