@@ -199,6 +199,32 @@ proptest::proptest! {
             }
             std::fs::write(dir.join(format!("{sym}.csv")), text).expect("w");
         }
+        // The same values as a long Parquet table (text columns, exactly as written).
+        let mut cols: Vec<Vec<String>> = vec![Vec::new(); 7];
+        for sym in ["A", "B"] {
+            for line in std::fs::read_to_string(dir.join(format!("{sym}.csv"))).expect("csv").lines().skip(1) {
+                cols[0].push(sym.to_string());
+                for (k, f) in line.split(',').enumerate() {
+                    cols[k + 1].push(f.to_string());
+                }
+            }
+        }
+        let names = ["symbol", "date", "open", "high", "low", "close", "volume"];
+        let columns: Vec<polars::prelude::Column> = names
+            .iter()
+            .zip(&cols)
+            .map(|(n, v)| polars::prelude::Column::new((*n).into(), v.clone()))
+            .collect();
+        let mut df = polars::prelude::DataFrame::new(cols[0].len(), columns).expect("frame");
+        let pq = tmp.path().join("m.parquet");
+        polars::prelude::ParquetWriter::new(std::fs::File::create(&pq).expect("create")).finish(&mut df).expect("parquet");
+        let skip = LoadOptions { policy: BadRowPolicy::Skip, ..opts() };
+        let (a, b) = (feeds::load(&dir, &skip), feeds::load(&pq, &skip));
+        proptest::prop_assert_eq!(a.is_ok(), b.is_ok());
+        if let (Ok(a), Ok(b)) = (a, b) {
+            proptest::prop_assert_eq!(a.bar_count(), b.bar_count());
+            proptest::prop_assert_eq!(&a.series[0].close, &b.series[0].close);
+        }
         let out = tmp.path().join("out");
         for strategy in ["topk", "sma_cross"] {
             let cfg_text = format!(
@@ -242,4 +268,19 @@ fn extreme_values_mostly_run_to_a_result() {
     let cfg = kairos::config::Config::parse(&cfg_text, Path::new("t.toml")).expect("config");
     let run = kairos::backtest::run(&cfg).expect("extreme but storable values run to a result");
     assert!(run.summary.trades > 0);
+    // Every fill is at its bar's (only) price: nothing rounded, nothing outside the bar.
+    let fills = std::fs::read_to_string(tmp.path().join("out/fills.csv")).expect("fills");
+    for row in fills.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let want = if f[1] == "A" {
+            "0.000000000000001"
+        } else {
+            "999999999999.5"
+        };
+        assert_eq!(
+            Decimal::from_str(f[4]).expect("price"),
+            Decimal::from_str(want).expect("want"),
+            "{row}"
+        );
+    }
 }
