@@ -165,11 +165,12 @@ fn read_files_parallel(files: &[(String, PathBuf)], opts: &LoadOptions) -> Vec<F
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, files.len().max(1));
-    let read_one = |file: &Path| -> FileResult {
-        let mut ctx = validate::Context::new(opts);
+    // One context per thread: its cache of date conversions serves every file of the thread.
+    let read_one = |file: &Path, ctx: &mut validate::Context<'_>| -> FileResult {
+        ctx.all_dates = true;
         let mut report = LoadReport::default();
-        let rows = tables::read_symbol_csv(file, &mut ctx, &mut report)?;
-        let compact = compact(rows, &ctx, file, &mut report)?;
+        let rows = tables::read_symbol_csv(file, ctx, &mut report)?;
+        let compact = compact(rows, ctx, file, &mut report)?;
         Ok((compact, report, ctx.all_dates))
     };
     let mut slots: Vec<Option<FileResult>> = (0..files.len()).map(|_| None).collect();
@@ -179,8 +180,9 @@ fn read_files_parallel(files: &[(String, PathBuf)], opts: &LoadOptions) -> Vec<F
                 let read_one = &read_one;
                 scope.spawn(move || {
                     let mut out = Vec::new();
+                    let mut ctx = validate::Context::new(opts);
                     for k in (t..files.len()).step_by(threads) {
-                        let r = read_one(&files[k].1);
+                        let r = read_one(&files[k].1, &mut ctx);
                         let failed = r.is_err();
                         out.push((k, r));
                         if failed {

@@ -7,7 +7,7 @@
 use super::whole_lots;
 use super::StrategyError;
 use crate::strategy::{Strategy, StrategyContext};
-use crate::types::{Bar, Decimal, OrderRequest, Side};
+use crate::types::{dec_to_f64, Bar, Decimal, OrderRequest, Side};
 use serde::Deserialize;
 
 /// `[strategy.params]` of `sma_cross`.
@@ -24,12 +24,101 @@ impl Default for Params {
     }
 }
 
+/// The last `slow` closes of a symbol as exact mantissas at one scale, and their running sums
+/// over the last `fast` and `slow` closes. Exact integer sums give the sign of the SMA gap with
+/// no rounding (the float version's `1e-9` tolerance then only zeroes exact ties), at O(1) per
+/// bar. A symbol whose closes cannot be aligned on one scale in 128 bits falls back to fresh
+/// float sums.
 #[derive(Clone, Default)]
 struct SymbolState {
-    closes: Vec<f64>,
+    ring: Vec<i128>,
     head: usize,
     count: usize,
+    scale: u32,
+    sum_fast: i128,
+    sum_slow: i128,
+    /// The float fallback: the last `slow` closes, newest last.
+    float: Option<std::collections::VecDeque<f64>>,
     prev_d: Option<f64>,
+}
+
+impl SymbolState {
+    /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in.
+    fn push(&mut self, close: Decimal, fast: usize, slow: usize) -> Option<f64> {
+        if self.ring.is_empty() {
+            self.ring = vec![0; slow];
+            self.scale = close.scale();
+        }
+        self.count += 1;
+        if self.float.is_none() && !self.push_exact(close, fast, slow) {
+            let p = 10f64.powi(self.scale as i32);
+            let mut closes = std::collections::VecDeque::with_capacity(slow + 1);
+            let have = (self.count - 1).min(slow);
+            for k in (1..=have).rev() {
+                closes.push_back(self.ring[(self.head + slow - k) % slow] as f64 / p);
+            }
+            self.float = Some(closes);
+        }
+        if let Some(closes) = self.float.as_mut() {
+            closes.push_back(dec_to_f64(close));
+            if closes.len() > slow {
+                closes.pop_front();
+            }
+            if self.count < slow {
+                return None;
+            }
+            let sum = |n: usize| closes.iter().rev().take(n).sum::<f64>();
+            return Some(sum(fast) / fast as f64 - sum(slow) / slow as f64);
+        }
+        if self.count < slow {
+            return None;
+        }
+        // (sum_fast / fast - sum_slow / slow) / 10^scale, exactly up to the final division.
+        let num = self.sum_fast * slow as i128 - self.sum_slow * fast as i128;
+        Some(num as f64 / (fast as f64 * slow as f64 * 10f64.powi(self.scale as i32)))
+    }
+
+    /// The exact path; false when the values no longer fit.
+    fn push_exact(&mut self, close: Decimal, fast: usize, slow: usize) -> bool {
+        let mut m = close.mantissa();
+        let s = close.scale();
+        if s > self.scale {
+            let f = 10i128.pow(s - self.scale);
+            let scaled: Option<Vec<i128>> = self.ring.iter().map(|v| v.checked_mul(f)).collect();
+            match (scaled, self.sum_fast.checked_mul(f), self.sum_slow.checked_mul(f)) {
+                (Some(r), Some(a), Some(b)) => {
+                    self.ring = r;
+                    self.sum_fast = a;
+                    self.sum_slow = b;
+                    self.scale = s;
+                }
+                _ => return false,
+            }
+        } else if s < self.scale {
+            match m.checked_mul(10i128.pow(self.scale - s)) {
+                Some(v) => m = v,
+                None => return false,
+            }
+        }
+        let n = self.count; // including this close
+        let leaving_slow = if n > slow { self.ring[self.head] } else { 0 };
+        let leaving_fast = if n > fast {
+            self.ring[(self.head + slow - fast) % slow]
+        } else {
+            0
+        };
+        let (Some(ss), Some(sf)) = (
+            self.sum_slow.checked_add(m).and_then(|v| v.checked_sub(leaving_slow)),
+            self.sum_fast.checked_add(m).and_then(|v| v.checked_sub(leaving_fast)),
+        ) else {
+            return false;
+        };
+        self.sum_slow = ss;
+        self.sum_fast = sf;
+        self.ring[self.head] = m;
+        self.head = if self.head + 1 == slow { 0 } else { self.head + 1 };
+        true
+    }
 }
 
 pub struct SmaCross {
@@ -70,26 +159,9 @@ impl Strategy for SmaCross {
                 continue;
             }
             let s = &mut self.state[bar.instrument_id.index()];
-            if s.closes.is_empty() {
-                s.closes = vec![0.0; slow];
-            }
-            s.closes[s.head] = bar.close_f64();
-            s.head = (s.head + 1) % slow;
-            s.count += 1;
-            if s.count < slow {
+            let Some(mut d) = s.push(bar.close, fast, slow) else {
                 continue;
-            }
-            // Fresh sums of the last `fast` and `slow` closes, newest first.
-            let mut sum_fast = 0.0;
-            let mut sum_slow = 0.0;
-            for k in 0..slow {
-                let v = s.closes[(s.head + slow - 1 - k) % slow];
-                if k < fast {
-                    sum_fast += v;
-                }
-                sum_slow += v;
-            }
-            let mut d = sum_fast / fast as f64 - sum_slow / slow as f64;
+            };
             if d.abs() < 1e-9 {
                 d = 0.0;
             }

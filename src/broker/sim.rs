@@ -275,7 +275,9 @@ impl BrokerSim {
                 return true;
             };
             let bar = *bar;
-            if order.request.time_in_force == TimeInForce::Day {
+            // With daily bars a DAY order has exactly one bar (it is canceled below if that bar
+            // does not fill it); only intraday bars need the session's date.
+            if !self.daily && order.request.time_in_force == TimeInForce::Day {
                 let date = self.session_date(&bar);
                 match order.session {
                     None => order.session = Some(date),

@@ -27,7 +27,8 @@ pub struct StrategyContext<'a> {
     pub(crate) now: UnixNanos,
     pub(crate) instruments: &'a [Instrument],
     pub(crate) book: &'a Portfolio,
-    pub(crate) equity: Decimal,
+    /// Equity at this close, computed on first use (a strategy that never asks pays nothing).
+    pub(crate) equity: std::cell::OnceCell<Decimal>,
     pub(crate) features: Option<&'a FeatureFrame>,
     pub(crate) scores: Option<&'a Scores>,
 }
@@ -46,7 +47,7 @@ impl<'a> StrategyContext<'a> {
             now,
             instruments,
             book,
-            equity: book.equity(),
+            equity: std::cell::OnceCell::new(),
             features: signals.and_then(|s| s.features.as_deref()),
             scores: signals.and_then(|s| s.scores.as_deref()),
         }
@@ -82,7 +83,7 @@ impl<'a> StrategyContext<'a> {
     }
     /// Equity at this close, computed once before any order of this bar.
     pub fn equity(&self) -> Decimal {
-        self.equity
+        *self.equity.get_or_init(|| self.book.equity())
     }
     /// Features of this timestamp, when a feature set is configured.
     pub fn features(&self) -> Option<&'a FeatureFrame> {
