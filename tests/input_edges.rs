@@ -178,8 +178,8 @@ proptest::proptest! {
     }
 
     /// Well-formed files with extreme values (tiny and huge magnitudes, up to 28 significant
-    /// digits, exponents) through the loader and a whole backtest: a result or an error, never
-    /// a panic.
+    /// digits), as a CSV directory and as a Parquet table, through the loader and whole
+    /// backtests: a result or an error, never a panic.
     #[test]
     fn extreme_values_through_a_whole_backtest_never_panic(
         mantissas in proptest::collection::vec(prop_oneof![(1u64..u64::MAX, 0u32..28), (1u64..1_000_000_000_000, 0u32..16)], 8),
@@ -226,11 +226,11 @@ proptest::proptest! {
             proptest::prop_assert_eq!(&a.series[0].close, &b.series[0].close);
         }
         let out = tmp.path().join("out");
-        for strategy in ["topk", "sma_cross"] {
+        for (strategy, data) in [("topk", dir.clone()), ("sma_cross", dir.clone()), ("topk", pq.clone())] {
             let cfg_text = format!(
                 "[data]\npath = \"{}\"\nbenchmark = \"\"\non_bad_row = \"skip\"\n[engine]\nprogress = false\n[portfolio]\ninitial_cash = 1000000\n\
                  [broker]\ncommission_bps = 5\nslippage_bps = 3\nmax_volume_fraction = 0.5\n[strategy]\nname = \"{strategy}\"\n[strategy.params]\n{}\n[output]\ndir = \"{}\"\n",
-                dir.display(),
+                data.display(),
                 if strategy == "topk" { "k = 1\nband = 1\nlookback = 1\nrebalance_every = 1" } else { "fast = 1\nslow = 2" },
                 out.display()
             );
