@@ -4,21 +4,7 @@
 mod common;
 use kairos::data::synth::{self, SynthSpec};
 use kairos::supervisor::{run, Feed, RunSetup};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use std::sync::Arc;
 
 #[test]
 fn debug_logs_name_the_run_the_actor_and_the_step() {
@@ -33,7 +19,7 @@ fn debug_logs_name_the_run_the_actor_and_the_step() {
     )
     .expect("synth");
     let data = Arc::new(kairos::feeds::load(dir.path(), &Default::default()).expect("load"));
-    let log = Captured::default();
+    let log = common::Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -61,7 +47,7 @@ fn debug_logs_name_the_run_the_actor_and_the_step() {
             .expect("runtime");
         rt.block_on(run(setup)).expect("run");
     });
-    let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf8");
+    let text = log.text();
     let decided: Vec<&str> = text.lines().filter(|l| l.contains("decided")).collect();
     assert_eq!(decided.len(), 30, "one decision per step:\n{text}");
     for (step, line) in decided.iter().enumerate() {

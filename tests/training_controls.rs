@@ -3,11 +3,12 @@
 //! weights; `device = "cuda"` without CUDA falls back to the CPU (same weights) with a log line.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use kairos::data::synth::{self, SynthSpec};
 use kairos::research::job::{self, TrainConfig};
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 fn job(data: &Path, out: &Path, train: &str, model_extra: &str) -> TrainConfig {
     let text = format!(
@@ -85,20 +86,6 @@ fn early_stopping_and_the_plateau_schedule_act_on_a_stalling_validation_loss() {
     assert_eq!(report.best_val_loss, best);
 }
 
-/// Collects what a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn zero_epoch_fine_tuning_and_cuda_fallback() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -134,7 +121,7 @@ fn zero_epoch_fine_tuning_and_cuda_fallback() {
         return;
     }
     // device = "cuda" without CUDA: a log line, and exactly the CPU's training.
-    let log = Captured::default();
+    let log = common::Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -144,7 +131,7 @@ fn zero_epoch_fine_tuning_and_cuda_fallback() {
     tracing::subscriber::with_default(subscriber, || {
         job::run(&job(&d, &cuda, "epochs = 2\ndevice = \"cuda\"", ""), &data).expect("cuda run")
     });
-    let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf8");
+    let text = log.text();
     assert!(
         text.contains("CUDA is not available: falling back to the CPU"),
         "log: {text}"
