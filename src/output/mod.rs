@@ -10,7 +10,7 @@
 
 use crate::account::Summary;
 use crate::events::{ExecutionReport, Phase};
-use crate::types::{Decimal, OrderEvent, UnixNanos};
+use crate::types::{Decimal, OrderEvent, OrderType, TimeInForce, UnixNanos};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use crossbeam_channel::{bounded, Sender};
@@ -115,13 +115,88 @@ enum Record {
     },
 }
 
-/// One line of `events.jsonl`, serialized without building a JSON tree.
+/// One line of `events.jsonl`: its shape, as serde writes it.
 #[derive(serde::Serialize)]
+#[cfg_attr(not(test), allow(dead_code))]
 struct LogLine<'a> {
     step: u64,
     phase: &'static str,
     date: &'a str,
     event: &'a OrderEvent,
+}
+
+/// One line of `events.jsonl`, written field by field: the same bytes as serde_json gives for
+/// [`LogLine`] (a test holds them equal for every kind of event), without its per-string
+/// escaping scan on the numbers and fixed names that make up almost every line.
+fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
+    let text = |out: &mut dyn Write, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
+    write!(out, "{{\"step\":{step},\"phase\":\"{phase}\",\"date\":")?;
+    text(out, date)?;
+    match ev {
+        OrderEvent::Submitted(e) => {
+            let r = &e.request;
+            write!(
+                out,
+                ",\"event\":{{\"event\":\"submitted\",\"order_id\":{},\"ts_event\":{},\"request\":{{\"instrument_id\":{},\"side\":\"{}\",\"quantity\":\"{}\",\"order_type\":",
+                e.order_id.0,
+                e.ts_event,
+                r.instrument_id.0,
+                r.side.as_str(),
+                r.quantity
+            )?;
+            match r.order_type {
+                OrderType::Market => out.write_all(b"{\"type\":\"market\"}")?,
+                OrderType::Limit { limit } => write!(out, "{{\"type\":\"limit\",\"limit\":\"{limit}\"}}")?,
+                OrderType::Stop { trigger } => write!(out, "{{\"type\":\"stop\",\"trigger\":\"{trigger}\"}}")?,
+                OrderType::StopLimit { trigger, limit } => write!(
+                    out,
+                    "{{\"type\":\"stop_limit\",\"trigger\":\"{trigger}\",\"limit\":\"{limit}\"}}"
+                )?,
+            }
+            let tif = match r.time_in_force {
+                TimeInForce::Day => "day",
+                TimeInForce::Gtc => "gtc",
+            };
+            write!(out, ",\"time_in_force\":\"{tif}\"}}}}}}")?;
+        }
+        OrderEvent::Accepted(e) => write!(
+            out,
+            ",\"event\":{{\"event\":\"accepted\",\"order_id\":{},\"ts_event\":{}}}}}",
+            e.order_id.0, e.ts_event
+        )?,
+        OrderEvent::Rejected(e) => {
+            write!(
+                out,
+                ",\"event\":{{\"event\":\"rejected\",\"order_id\":{},\"ts_event\":{},\"reason\":",
+                e.order_id.0, e.ts_event
+            )?;
+            text(out, &e.reason)?;
+            out.write_all(b"}}")?;
+        }
+        OrderEvent::Filled(f) => write!(
+            out,
+            ",\"event\":{{\"event\":\"filled\",\"order_id\":{},\"instrument_id\":{},\"side\":\"{}\",\"quantity\":\"{}\",\"price\":\"{}\",\"commission\":\"{}\",\"slippage\":\"{}\",\"leaves_quantity\":\"{}\",\"ts_event\":{}}}}}",
+            f.order_id.0,
+            f.instrument_id.0,
+            f.side.as_str(),
+            f.quantity,
+            f.price,
+            f.commission,
+            f.slippage,
+            f.leaves_quantity,
+            f.ts_event
+        )?,
+        OrderEvent::Canceled(e) => {
+            write!(
+                out,
+                ",\"event\":{{\"event\":\"canceled\",\"order_id\":{},\"ts_event\":{},\"reason\":",
+                e.order_id.0, e.ts_event
+            )?;
+            text(out, &e.reason)?;
+            write!(out, ",\"unfilled\":\"{}\"}}}}", e.unfilled)?;
+        }
+    }
+    out.write_all(b"\n")
 }
 
 /// The files and what the writer needs to format them.
@@ -155,14 +230,7 @@ impl Writer {
                 self.date(ts);
                 for ev in &report.events {
                     if let Some(out) = self.events.as_mut() {
-                        let line = LogLine {
-                            step: report.step,
-                            phase,
-                            date: &self.date.1,
-                            event: ev,
-                        };
-                        serde_json::to_writer(&mut *out, &line)?;
-                        out.write_all(b"\n")?;
+                        write_event_line(out, report.step, phase, &self.date.1, ev)?;
                     }
                     if let OrderEvent::Filled(f) = ev {
                         let fill_date = if f.ts_event == ts {
@@ -345,4 +413,83 @@ pub fn write_table(
         _ => CsvWriter::new(file).include_header(true).finish(&mut df)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn hand_written_event_lines_equal_serde_for_every_kind() {
+        let req = |order_type, time_in_force| OrderRequest {
+            instrument_id: InstrumentId(7),
+            side: Side::Sell,
+            quantity: dec!(12.50),
+            order_type,
+            time_in_force,
+        };
+        let id = ClientOrderId(42);
+        let ts = 1_641_220_260_000_000_000;
+        let mut events = Vec::new();
+        for (ot, tif) in [
+            (OrderType::Market, TimeInForce::Gtc),
+            (OrderType::Limit { limit: dec!(9.5) }, TimeInForce::Day),
+            (OrderType::Stop { trigger: dec!(10.00) }, TimeInForce::Gtc),
+            (
+                OrderType::StopLimit {
+                    trigger: dec!(10),
+                    limit: dec!(10.25),
+                },
+                TimeInForce::Day,
+            ),
+        ] {
+            events.push(OrderEvent::Submitted(OrderSubmitted {
+                order_id: id,
+                ts_event: ts,
+                request: req(ot, tif),
+            }));
+        }
+        events.push(OrderEvent::Accepted(OrderAccepted {
+            order_id: id,
+            ts_event: ts,
+        }));
+        events.push(OrderEvent::Rejected(OrderRejected {
+            order_id: id,
+            ts_event: ts,
+            reason: "cash \"short\"\n by 1.5\\x".into(),
+        }));
+        events.push(OrderEvent::Filled(Fill {
+            order_id: id,
+            instrument_id: InstrumentId(3),
+            side: Side::Buy,
+            quantity: dec!(100),
+            price: dec!(17.870),
+            commission: dec!(0.0050),
+            slippage: dec!(0),
+            leaves_quantity: dec!(-0),
+            ts_event: -5,
+        }));
+        events.push(OrderEvent::Canceled(OrderCanceled {
+            order_id: id,
+            ts_event: ts,
+            reason: "end of data".into(),
+            unfilled: dec!(3.000),
+        }));
+        for ev in &events {
+            for (phase, date) in [("close", "2022-01-03"), ("intrabar", "2022-01-03T09:31:00-05:00")] {
+                let mut ours = Vec::new();
+                write_event_line(&mut ours, 9, phase, date, ev).expect("write");
+                let line = LogLine {
+                    step: 9,
+                    phase,
+                    date,
+                    event: ev,
+                };
+                let serde = serde_json::to_string(&line).expect("serde") + "\n";
+                assert_eq!(String::from_utf8(ours).expect("utf8"), serde);
+            }
+        }
+    }
 }

@@ -34,7 +34,8 @@ pub fn dec_to_f64(d: Decimal) -> f64 {
     let m = d.mantissa();
     let s = d.scale() as usize;
     if m.unsigned_abs() < (1u128 << 53) && s < POW10.len() {
-        m as f64 / POW10[s]
+        // Through i64 (exact below 2^53): an i128 to f64 conversion is a software routine.
+        (m as i64) as f64 / POW10[s]
     } else {
         use rust_decimal::prelude::ToPrimitive;
         d.to_f64().unwrap_or(f64::NAN)
