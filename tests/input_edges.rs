@@ -155,7 +155,8 @@ static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
-    /// Arbitrary bytes as a data file: Ok or an error naming the file, never a panic.
+    /// Arbitrary bytes as a data file: an error naming the file, or a market that then goes
+    /// through a whole backtest; never a panic.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), header in proptest::prelude::any::<bool>()) {
         let dir = tempfile::tempdir().expect("tmp");
@@ -169,9 +170,32 @@ proptest::proptest! {
         for policy in [BadRowPolicy::Fail, BadRowPolicy::Skip] {
             let o = LoadOptions { policy, ..opts() };
             for path in [dir.path().to_path_buf(), dir.path().join("long.csv")] {
-                if let Err(e) = feeds::load(&path, &o) {
-                    let named = e.to_string().contains("Z.csv") || e.to_string().contains("long.csv") || matches!(e, FeedError::NoData { .. });
-                    proptest::prop_assert!(named, "unnamed error: {}", e);
+                match feeds::load(&path, &o) {
+                    Err(e) => {
+                        let named = e.to_string().contains("Z.csv") || e.to_string().contains("long.csv") || matches!(e, FeedError::NoData { .. });
+                        proptest::prop_assert!(named, "unnamed error: {}", e);
+                    }
+                    // Whatever loaded also goes through a whole backtest.
+                    Ok(data) => {
+                        let n = data.instruments.len();
+                        let out = tempfile::tempdir().expect("tmp");
+                        let setup = kairos::supervisor::RunSetup {
+                            data: std::sync::Arc::new(data),
+                            feed: kairos::supervisor::Feed::Replay,
+                            venue: Default::default(),
+                            strategy: kairos::strategies::build("topk", &toml::Table::new()).expect("topk"),
+                            features: Box::new(kairos::feature::TechnicalFeatures::new(n, None)),
+                            model: None,
+                            initial_cash: Decimal::from(1_000_000),
+                            window: 4,
+                            out_dir: out.path().join("run"),
+                            event_log: true,
+                            progress: false,
+                        };
+                        if let Err(e) = kairos::supervisor::run_blocking(setup, 1) {
+                            proptest::prop_assert!(!e.to_string().contains("panicked"), "{}", e);
+                        }
+                    }
                 }
             }
         }
