@@ -201,7 +201,7 @@ pub(super) fn read(dir: &Path, opts: &LoadOptions) -> Result<(BTreeMap<String, C
     let mut start = 0usize;
     for (i, m) in meta.instruments.iter().enumerate() {
         let end = start + m.bars;
-        let mut c = Compact {
+        let c = Compact {
             ts: ts[start..end].to_vec(),
             series: Series {
                 step: Vec::with_capacity(m.bars),
@@ -235,7 +235,6 @@ pub(super) fn read(dir: &Path, opts: &LoadOptions) -> Result<(BTreeMap<String, C
                 return Err(bad(k, "volume", "negative volume".into()));
             }
         }
-        c.series.step.clear();
         out.insert(m.symbol.clone(), c);
         start = end;
     }

@@ -265,16 +265,17 @@ fn fits(d: Decimal, scale: u32) -> bool {
             .is_some_and(|m| m <= i64::MAX as u128)
 }
 
-/// The scale a column is stored at: the finest its values need when they all fit; otherwise
-/// the scale that keeps the most rows exact (the finest among equals).
-fn column_scale<'a>(rows: &'a [ValidatedRow], values: impl Fn(&'a ValidatedRow) -> [Decimal; 4] + Copy) -> u32 {
+/// The scale a column is stored at: the finest its values need when they all fit (then `true`);
+/// otherwise the scale that keeps the most rows exact (the finest among equals), and `false`.
+fn column_scale<'a>(rows: &'a [ValidatedRow], values: impl Fn(&'a ValidatedRow) -> [Decimal; 4] + Copy) -> (u32, bool) {
     let needed = rows.iter().flat_map(values).map(|d| d.scale()).max().unwrap_or(0);
     if rows.iter().flat_map(values).all(|d| fits(d, needed)) {
-        return needed;
+        return (needed, true);
     }
-    (0..=needed)
+    let best = (0..=needed)
         .max_by_key(|&s| rows.iter().filter(|r| values(r).iter().all(|d| fits(*d, s))).count())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    (best, false)
 }
 
 /// `d` as a mantissa at `scale` (exact: the caller checked it fits).
@@ -300,11 +301,9 @@ fn compact(
     report: &mut LoadReport,
 ) -> Result<Compact, FeedError> {
     let mut rows: Vec<ValidatedRow> = rows.rows;
-    let price_scale = column_scale(&rows, |r| [r.open, r.high, r.low, r.close]);
-    let volume_scale = column_scale(&rows, |r| [r.volume; 4]);
-    if rows.iter().any(|r| {
-        [r.open, r.high, r.low, r.close].iter().any(|d| !fits(*d, price_scale)) || !fits(r.volume, volume_scale)
-    }) {
+    let (price_scale, prices_fit) = column_scale(&rows, |r| [r.open, r.high, r.low, r.close]);
+    let (volume_scale, volumes_fit) = column_scale(&rows, |r| [r.volume; 4]);
+    if !(prices_fit && volumes_fit) {
         let mut kept = Vec::with_capacity(rows.len());
         for r in rows {
             let bad = [("open", r.open), ("high", r.high), ("low", r.low), ("close", r.close)]

@@ -72,6 +72,15 @@ fn timestamps(data: &MarketData) -> Vec<(UnixNanos, Vec<Bar>)> {
         .collect()
 }
 
+/// The replay run every other run is compared with, writing into `dir/replay`.
+async fn replay(data: &Arc<MarketData>, dir: &Path) -> (kairos::portfolio::RunOutput, std::path::PathBuf) {
+    let out = dir.join("replay");
+    let run = run(setup(data.clone(), Feed::Replay, Venue::Sim(broker()), &out))
+        .await
+        .expect("replay");
+    (run, out)
+}
+
 fn read(out: &Path, file: &str) -> String {
     std::fs::read_to_string(out.join(file)).unwrap_or_else(|_| panic!("{file}"))
 }
@@ -80,10 +89,7 @@ fn read(out: &Path, file: &str) -> String {
 async fn bars_pushed_through_a_channel_give_the_replays_fills() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = market(&dir.path().join("data"));
-    let replay_out = dir.path().join("replay");
-    let replay = run(setup(data.clone(), Feed::Replay, Venue::Sim(broker()), &replay_out))
-        .await
-        .expect("replay");
+    let (replay, replay_out) = replay(&data, dir.path()).await;
     assert!(replay.summary.trades > 50, "{}", replay.summary.trades);
 
     // The pushed run: a bounded channel, one timestamp at a time, the test pausing on its own
@@ -127,10 +133,7 @@ async fn bars_pushed_through_a_channel_give_the_replays_fills() {
 async fn a_pushed_market_that_ends_by_closing_its_channel_settles() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = market(&dir.path().join("data"));
-    let replay_out = dir.path().join("replay");
-    let replay = run(setup(data.clone(), Feed::Replay, Venue::Sim(broker()), &replay_out))
-        .await
-        .expect("replay");
+    let (replay, replay_out) = replay(&data, dir.path()).await;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let out = dir.path().join("pushed");
     let handle = tokio::spawn(run(setup(data.clone(), Feed::Pushed(rx), Venue::Sim(broker()), &out)));
@@ -191,10 +194,7 @@ impl ExecutionVenue for Recording {
 async fn another_execution_venue_plugs_in_behind_the_same_boundary() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = market(&dir.path().join("data"));
-    let replay_out = dir.path().join("replay");
-    run(setup(data.clone(), Feed::Replay, Venue::Sim(broker()), &replay_out))
-        .await
-        .expect("replay");
+    let (_, replay_out) = replay(&data, dir.path()).await;
     let submitted = Arc::new(Mutex::new(Vec::new()));
     let venue = Recording {
         inner: BrokerSim::new(

@@ -98,11 +98,6 @@ fn absolute(p: &Path) -> PathBuf {
     full
 }
 
-/// Exact decimal text without trailing zeros.
-pub fn dec(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
 enum Record {
     /// Every event of one execution report: lines of `events.jsonl`, and rows of `fills.csv`.
     Report(Arc<ExecutionReport>),
@@ -258,11 +253,11 @@ impl Writer {
                 gross,
                 net,
             } => {
-                let date = self.date(ts).to_string();
+                self.date(ts);
                 writeln!(
                     self.equity,
                     "{},{},{},{},{}",
-                    date,
+                    self.date.1,
                     cash.normalize(),
                     equity.normalize(),
                     gross.normalize(),
