@@ -38,6 +38,9 @@ pub enum BacktestError {
 /// # Errors
 /// Bad options or any [`FeedError`].
 pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
+    if cfg.data.path.as_os_str().is_empty() {
+        return Err(ConfigError::Value("data.path: a backtest needs the data's path".into()).into());
+    }
     let opts = cfg.load_options()?;
     let data = feeds::load(&cfg.data.path, &opts)?;
     // A configured benchmark that the data lacks would be traded as an ordinary symbol.
@@ -77,6 +80,7 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
         out_dir: cfg.output.dir.clone(),
         event_log: cfg.output.event_log,
         progress: cfg.engine.progress,
+        status: None,
     };
     Ok(run_blocking(setup, cfg.engine.worker_threads)?)
 }
@@ -84,7 +88,10 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
 /// The configured model, started on its thread, writing `signals.csv` into the output
 /// directory; `None` without a model.
 #[cfg(not(feature = "torch"))]
-fn load_model(cfg: &Config, _data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+pub(crate) fn load_model(
+    cfg: &Config,
+    _data: &MarketData,
+) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
     match cfg.model.source()? {
         Some(_) => Err(BacktestError::Model(crate::model::ModelError::Load(
             "model: this build has no `torch` feature".into(),
@@ -96,7 +103,7 @@ fn load_model(cfg: &Config, _data: &MarketData) -> Result<Option<crate::model::M
 /// The configured model, started on its thread, writing `signals.csv` into the output
 /// directory; `None` without a model.
 #[cfg(feature = "torch")]
-fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+pub(crate) fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
     let Some(src) = cfg.model.source()? else {
         return Ok(None);
     };

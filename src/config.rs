@@ -85,6 +85,9 @@ pub struct Config {
     pub features: FeaturesConfig,
     #[serde(default)]
     pub model: ModelConfig,
+    /// `[live]`: the feed and journal of a paper session (`kairos paper`); a backtest ignores it.
+    #[serde(default)]
+    pub live: Option<crate::live::LiveConfig>,
 }
 
 /// `[model]`: the model the inference actor runs. Setting one turns the feature library on.
@@ -152,7 +155,9 @@ pub struct FeaturesConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A directory of `SYMBOL.csv` files, or a long `.csv` / `.parquet` table.
+    /// A directory of `SYMBOL.csv` files, or a long `.csv` / `.parquet` table (a backtest needs
+    /// it; a paper session reads only the other keys).
+    #[serde(default)]
     pub path: PathBuf,
     /// Reference symbol loaded but never traded; `""` for none.
     #[serde(default = "default_benchmark")]
@@ -351,6 +356,9 @@ impl Config {
             return Err(ConfigError::Value("model.threads: must be at least 1".into()));
         }
         crate::strategies::build(&self.strategy.name, &self.strategy.params)?;
+        if let Some(live) = &self.live {
+            live.validate()?;
+        }
         Ok(())
     }
 

@@ -70,6 +70,8 @@ pub mod feature;
 pub mod feed;
 #[path = "../feeds/mod.rs"]
 pub mod feeds;
+pub mod live;
+pub mod loopback;
 pub mod messages;
 pub mod model;
 pub mod output;

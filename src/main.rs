@@ -29,6 +29,14 @@ enum Command {
     },
     /// Benchmark a configuration: engine throughput beside a minimal single-threaded loop.
     Bench(BenchArgs),
+    /// Paper trading: the configured strategy on live bars (`[live]`), orders to the broker
+    /// simulator; `paper export` writes a session's bars as a data set.
+    Paper(PaperArgs),
+    /// Serve a recorded market over a venue's real protocol (WebSocket stream and REST history)
+    /// on loopback, in real time or faster: a venue for paper sessions without keys.
+    ServeMarket(ServeArgs),
+    /// Benchmark bar-to-order latency of a paper session against the loopback venue.
+    BenchLive(BenchLiveArgs),
     /// Compute the feature library over a dataset (through polars) and write it.
     Features(FeaturesArgs),
     /// Benchmark LSTM inference and training (the Kairos side; scripts/bench_model.sh compares).
@@ -90,6 +98,77 @@ struct BacktestArgs {
     /// Override `engine.worker_threads`.
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PaperArgs {
+    #[command(subcommand)]
+    command: Option<PaperCommand>,
+    /// The configuration, with a `[live]` table.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// End the session cleanly after this many live timestamps.
+    #[arg(long)]
+    max_bars: Option<u64>,
+    /// Override `output.dir`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No status line per timestamp.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PaperCommand {
+    /// Write the bars of a session's journal as a long CSV table that `data.path` reads.
+    Export {
+        #[arg(long)]
+        journal: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    venue: String,
+    /// A directory of SYMBOL.csv files, or a long .csv/.parquet table.
+    #[arg(long)]
+    data: PathBuf,
+    /// Intervals per second of real time (1: real time; 0: as fast as clients read).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: String,
+    /// Timestamps served as history (REST) before streaming starts.
+    #[arg(long, default_value_t = 100)]
+    history: usize,
+    /// The bar interval (default: the smallest step of the data).
+    #[arg(long)]
+    interval: Option<String>,
+    /// The data's time zone (for timestamps without an offset).
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// Start streaming at once instead of at the first subscription.
+    #[arg(long)]
+    no_wait: bool,
+    /// Inject a fault: drop-after=N, malformed-at=K, unknown-at=K, unsubscribed-at=K,
+    /// duplicate-at=K, out-of-order-at=K, correction-at=K, unclosed, rest-429=N.
+    #[arg(long)]
+    fault: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct BenchLiveArgs {
+    #[arg(long, default_value_t = 50)]
+    symbols: usize,
+    #[arg(long, default_value_t = 10_000)]
+    timestamps: usize,
+    /// Also run with an LSTM (trained here on the synthetic market first).
+    #[arg(long)]
+    lstm: bool,
 }
 
 #[derive(Subcommand)]
@@ -194,6 +273,9 @@ fn run(command: Command) -> Result<()> {
             command: DataCommand::Synth(a),
         } => cli::synth(a)?,
         Command::Bench(a) => cli::bench(a)?,
+        Command::Paper(a) => cli::paper(a)?,
+        Command::ServeMarket(a) => cli::serve_market(a)?,
+        Command::BenchLive(a) => cli::bench::bench_live(a)?,
         Command::Features(a) => cli::features(a)?,
         #[cfg(feature = "torch")]
         Command::BenchModel { threads, reps } => {

@@ -75,6 +75,7 @@ fn a_user_strategy_trades_and_sees_its_fills() {
         out_dir: dir.path().join("out"),
         event_log: true,
         progress: false,
+        status: None,
     };
     let out = run_blocking(setup, 2).expect("run");
     let fills = fills.lock().expect("lock");
@@ -126,6 +127,7 @@ fn a_failing_actor_ends_the_run_with_an_error_not_a_hang() {
         out_dir: dir.path().join("out"),
         event_log: false,
         progress: false,
+        status: None,
     };
     let err = run_blocking(setup, 2).expect_err("the strategy fails").to_string();
     assert!(err.contains("strategy") && err.contains("failed"), "{err}");

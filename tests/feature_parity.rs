@@ -157,6 +157,7 @@ fn the_feature_actor_delivers_the_streaming_features_to_strategies() {
         out_dir: dir.path().join("out"),
         event_log: false,
         progress: false,
+        status: None,
     };
     kairos::supervisor::run_blocking(setup, 2).expect("run");
     let stream = stream_market(&data, bench);

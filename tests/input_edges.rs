@@ -191,6 +191,7 @@ proptest::proptest! {
                             out_dir: out.path().join("run"),
                             event_log: true,
                             progress: false,
+                            status: None,
                         };
                         if let Err(e) = kairos::supervisor::run_blocking(setup, 1) {
                             proptest::prop_assert!(!e.to_string().contains("panicked"), "{}", e);

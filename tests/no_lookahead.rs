@@ -177,6 +177,7 @@ fn strategies_only_see_closed_bars_up_to_now() {
         out_dir: dir.path().join("out"),
         event_log: false,
         progress: false,
+        status: None,
     };
     run_blocking(setup, 2).expect("run");
     let seen = seen.lock().expect("lock");

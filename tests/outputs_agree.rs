@@ -164,6 +164,7 @@ fn a_long_short_case_by_hand() {
         out_dir: out.clone(),
         event_log: true,
         progress: false,
+        status: None,
     };
     let run = run_blocking(setup, 2).expect("run");
     let s = &run.summary;

@@ -4,7 +4,7 @@
 //! marking its last timestamp still settles.
 
 mod common;
-use kairos::broker::{BrokerConfig, BrokerSim, ExecutionVenue};
+use kairos::broker::{BrokerConfig, BrokerSim, ExecutionVenue, VenueError};
 use kairos::data::synth::{self, SynthSpec};
 use kairos::data::{MarketData, ReplayCursor};
 use kairos::messages::PushedBars;
@@ -49,6 +49,7 @@ fn setup(data: Arc<MarketData>, feed: Feed, venue: Venue, out: &Path) -> RunSetu
         out_dir: out.to_path_buf(),
         event_log: true,
         progress: false,
+        status: None,
     }
 }
 
@@ -175,15 +176,15 @@ impl ExecutionVenue for Recording {
         ts: UnixNanos,
         bars: &[Bar],
         out: &mut Vec<OrderEvent>,
-    ) {
+    ) -> Result<(), VenueError> {
         self.submitted.lock().expect("lock").extend(orders.iter().map(|o| o.0));
-        ExecutionVenue::submit(&mut self.inner, orders, ts, bars, out);
+        ExecutionVenue::submit(&mut self.inner, orders, ts, bars, out)
     }
-    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
-        ExecutionVenue::on_bars(&mut self.inner, bars, out);
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        ExecutionVenue::on_bars(&mut self.inner, bars, out)
     }
-    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) {
-        ExecutionVenue::finish(&mut self.inner, ts, out);
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        ExecutionVenue::finish(&mut self.inner, ts, out)
     }
     fn fill_policy(&self) -> &str {
         "recorded next_open"

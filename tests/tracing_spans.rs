@@ -38,6 +38,7 @@ fn debug_logs_name_the_run_the_actor_and_the_step() {
         out_dir: dir.path().join("out"),
         event_log: false,
         progress: false,
+        status: None,
     };
     // A current-thread runtime runs every actor on this thread, under this subscriber.
     tracing::subscriber::with_default(subscriber, || {

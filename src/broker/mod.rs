@@ -22,22 +22,37 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// A venue that cannot go on (its journal cannot be written, its API refuses): the run stops
+/// with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct VenueError(pub String);
+
 /// Where orders go: accepts orders at a close, matches them against later bars, and cancels
 /// what still works when the market ends. Events are appended to `out` in the order they
-/// happened.
+/// happened. An error stops the run (the broker actor fails, the supervisor ends the run).
 pub trait ExecutionVenue: Send + 'static {
     /// Orders decided at the close `ts`, with that close's bars.
+    ///
+    /// # Errors
+    /// The venue cannot go on.
     fn submit(
         &mut self,
         orders: Vec<(ClientOrderId, OrderRequest)>,
         ts: UnixNanos,
         bars: &[Bar],
         out: &mut Vec<OrderEvent>,
-    );
+    ) -> Result<(), VenueError>;
     /// The bars of the next timestamp: fills of working orders.
-    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>);
+    ///
+    /// # Errors
+    /// The venue cannot go on.
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError>;
     /// The market ended at `ts`: cancel what still works.
-    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>);
+    ///
+    /// # Errors
+    /// The venue cannot go on.
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError>;
     /// The fill policy, as reported in `summary.json`.
     fn fill_policy(&self) -> &str;
 }
@@ -49,14 +64,17 @@ impl ExecutionVenue for BrokerSim {
         ts: UnixNanos,
         bars: &[Bar],
         out: &mut Vec<OrderEvent>,
-    ) {
+    ) -> Result<(), VenueError> {
         BrokerSim::submit(self, orders, ts, bars, out);
+        Ok(())
     }
-    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         BrokerSim::on_bars(self, bars, out);
+        Ok(())
     }
-    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) {
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         BrokerSim::finish(self, ts, out);
+        Ok(())
     }
     fn fill_policy(&self) -> &str {
         self.config().fill_policy.as_str()
@@ -109,7 +127,7 @@ impl BrokerState {
         {
             let Some(market) = self.pending.pop_front() else { break };
             let mut events = Vec::new();
-            self.venue.on_bars(&market.bars, &mut events);
+            self.venue.on_bars(&market.bars, &mut events)?;
             self.current = Some(market.clone());
             self.publish(ExecutionReport {
                 step: market.step,
@@ -127,7 +145,7 @@ impl BrokerState {
             return Err(format!("orders of step {} while at step {}", batch.step, market.step).into());
         }
         let mut events = Vec::new();
-        self.venue.submit(batch.orders, batch.ts, &market.bars, &mut events);
+        self.venue.submit(batch.orders, batch.ts, &market.bars, &mut events)?;
         self.orders_through = batch.step as i64;
         self.publish(ExecutionReport {
             step: batch.step,
@@ -148,7 +166,7 @@ impl BrokerState {
         }
         self.finished = true;
         let mut events = Vec::new();
-        self.venue.finish(market.ts_event, &mut events);
+        self.venue.finish(market.ts_event, &mut events)?;
         self.publish(ExecutionReport {
             step: market.step,
             phase: Phase::Final,

@@ -3,7 +3,7 @@
 
 pub mod bench;
 
-use crate::{BenchArgs, FeaturesArgs, ImportArgs, SynthArgs};
+use crate::{BenchArgs, FeaturesArgs, ImportArgs, PaperArgs, PaperCommand, ServeArgs, SynthArgs};
 use anyhow::{bail, Context, Result};
 use kairos::config::{Config, DataConfig, Overrides};
 use kairos::feeds::BadRowPolicy;
@@ -240,4 +240,147 @@ pub fn train(config: &std::path::Path) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
     eprintln!("model written to {}", cfg.output.dir.display());
     Ok(())
+}
+
+/// `kairos paper`: a paper session, or `paper export`.
+pub fn paper(a: PaperArgs) -> Result<()> {
+    if let Some(PaperCommand::Export { journal, out }) = a.command {
+        if !journal.exists() {
+            bail!("no journal at {}", journal.display());
+        }
+        let j = kairos::live::journal::Journal::open(&journal, false)?;
+        let n = j.export(&out)?;
+        eprintln!("wrote {n} bars to {}", out.display());
+        return Ok(());
+    }
+    let config = a
+        .config
+        .context("paper: --config FILE (a configuration with a [live] table)")?;
+    let cfg = Config::from_file_with(
+        &config,
+        Overrides {
+            out: a.out,
+            ..Overrides::default()
+        },
+    )?;
+    let opts = kairos::live::paper::PaperOptions {
+        max_bars: a.max_bars,
+        status: !a.quiet,
+        record_latency: false,
+    };
+    let out = kairos::live::paper::run_blocking(&cfg, opts)?;
+    let c = &out.counters;
+    eprintln!(
+        "session {} ended: {} live timestamps ({} warm-up, {} replayed from the journal), {} fills, final equity {}; \
+         outputs in {}, journal {}",
+        out.session,
+        c.live_timestamps,
+        c.warmup_timestamps,
+        c.replayed_timestamps,
+        out.run.summary.trades,
+        out.run.summary.final_equity_exact,
+        cfg.output.dir.display(),
+        out.journal.display()
+    );
+    Ok(())
+}
+
+/// The smallest step between timestamps, as a known interval.
+pub fn infer_interval(data: &kairos::data::MarketData) -> Result<kairos::live::Interval> {
+    let step = data
+        .timestamps
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .min()
+        .context("the data has fewer than two timestamps")?;
+    let secs = step / 1_000_000_000;
+    let name = match secs {
+        1 => "1s",
+        60 => "1m",
+        180 => "3m",
+        300 => "5m",
+        900 => "15m",
+        1800 => "30m",
+        3600 => "1h",
+        86400 => "1d",
+        _ => bail!("cannot tell the data's interval ({secs} s between bars): give --interval"),
+    };
+    kairos::live::Interval::parse(name).map_err(anyhow::Error::msg)
+}
+
+/// Parses `--fault` values.
+pub fn parse_faults(list: &[String]) -> Result<kairos::loopback::Faults> {
+    let mut f = kairos::loopback::Faults::default();
+    for item in list {
+        let (name, value) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        let n = || {
+            value
+                .parse::<usize>()
+                .with_context(|| format!("--fault {item}: expected {name}=N"))
+        };
+        match name {
+            "drop-after" => f.drop_after = Some(n()?),
+            "malformed-at" => f.malformed_at = Some(n()?),
+            "unknown-at" => f.unknown_at = Some(n()?),
+            "unsubscribed-at" => f.unsubscribed_at = Some(n()?),
+            "duplicate-at" => f.duplicate_at = Some(n()?),
+            "out-of-order-at" => f.out_of_order_at = Some(n()?),
+            "correction-at" => f.correction_at = Some(n()?),
+            "rest-429" => f.rest_429 = n()?,
+            "unclosed" => f.unclosed = true,
+            _ => bail!("--fault {item}: unknown fault"),
+        }
+    }
+    Ok(f)
+}
+
+/// `kairos serve-market`: a loopback venue over a recorded market.
+pub fn serve_market(a: ServeArgs) -> Result<()> {
+    let venue: kairos::live::VenueKind = a.venue.parse().map_err(anyhow::Error::msg)?;
+    let data_cfg = DataConfig {
+        time_zone: a.time_zone.clone(),
+        benchmark: String::new(),
+        ..DataConfig::new(a.data.clone())
+    };
+    let opts = Config::load_options_of(&data_cfg)?;
+    let data = Arc::new(kairos::feeds::load(&a.data, &opts)?);
+    let interval = match &a.interval {
+        Some(i) => kairos::live::Interval::parse(i).map_err(anyhow::Error::msg)?,
+        None => infer_interval(&data)?,
+    };
+    let listen: std::net::SocketAddr = a.listen.parse().with_context(|| format!("--listen {}", a.listen))?;
+    let mut spec = kairos::loopback::MarketSpec::new(venue, data.clone(), interval, a.history);
+    spec.speed = (a.speed > 0.0).then_some(a.speed);
+    spec.wait_for_client = !a.no_wait;
+    spec.faults = parse_faults(&a.fault)?;
+    spec.credentials = kairos::live::Credentials::alpaca_from_env();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let server = kairos::loopback::Server::start(spec, listen).await?;
+        let ws = match venue {
+            kairos::live::VenueKind::Binance => server.ws_url(),
+            kairos::live::VenueKind::Alpaca => format!("{}/v2/iex", server.ws_url()),
+        };
+        println!("ws_url = \"{ws}\"\nrest_url = \"{}\"", server.rest_url());
+        eprintln!(
+            "serving {} symbols x {} timestamps ({} as history) as {} on {}, interval {}, speed {}; Ctrl-C stops",
+            data.instruments.len(),
+            data.timestamps.len(),
+            a.history.min(data.timestamps.len()),
+            venue.as_str(),
+            server.addr(),
+            interval.name,
+            if a.speed > 0.0 {
+                format!("{}x", a.speed)
+            } else {
+                "max".into()
+            }
+        );
+        tokio::signal::ctrl_c().await?;
+        server.stop().await;
+        anyhow::Ok(())
+    })
 }

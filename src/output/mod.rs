@@ -121,8 +121,10 @@ struct LogLine<'a> {
 }
 
 /// One line of `events.jsonl`, written field by field: the same bytes as serde_json gives for
-/// [`LogLine`] (a test holds them equal for every kind of event), without its per-string
-/// escaping scan on the numbers and fixed names that make up almost every line.
+/// [`LogLine`] with its decimals normalized (a test holds them equal for every kind of event),
+/// without its per-string escaping scan on the numbers and fixed names that make up almost every
+/// line. Decimals are printed without trailing zeros, as in the CSV files, so that a price is
+/// written the same whether the bar came as `94.4` from a venue or as `94.40` from a file.
 fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
     let text = |out: &mut dyn Write, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
     write!(out, "{{\"step\":{step},\"phase\":\"{phase}\",\"date\":")?;
@@ -137,15 +139,25 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
                 e.ts_event,
                 r.instrument_id.0,
                 r.side.as_str(),
-                r.quantity
+                r.quantity.normalize()
             )?;
             match r.order_type {
                 OrderType::Market => out.write_all(b"{\"type\":\"market\"}")?,
-                OrderType::Limit { limit } => write!(out, "{{\"type\":\"limit\",\"limit\":\"{limit}\"}}")?,
-                OrderType::Stop { trigger } => write!(out, "{{\"type\":\"stop\",\"trigger\":\"{trigger}\"}}")?,
+                OrderType::Limit { limit } => write!(
+                    out,
+                    "{{\"type\":\"limit\",\"limit\":\"{}\"}}",
+                    limit.normalize()
+                )?,
+                OrderType::Stop { trigger } => write!(
+                    out,
+                    "{{\"type\":\"stop\",\"trigger\":\"{}\"}}",
+                    trigger.normalize()
+                )?,
                 OrderType::StopLimit { trigger, limit } => write!(
                     out,
-                    "{{\"type\":\"stop_limit\",\"trigger\":\"{trigger}\",\"limit\":\"{limit}\"}}"
+                    "{{\"type\":\"stop_limit\",\"trigger\":\"{}\",\"limit\":\"{}\"}}",
+                    trigger.normalize(),
+                    limit.normalize()
                 )?,
             }
             let tif = match r.time_in_force {
@@ -174,11 +186,11 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
             f.order_id.0,
             f.instrument_id.0,
             f.side.as_str(),
-            f.quantity,
-            f.price,
-            f.commission,
-            f.slippage,
-            f.leaves_quantity,
+            f.quantity.normalize(),
+            f.price.normalize(),
+            f.commission.normalize(),
+            f.slippage.normalize(),
+            f.leaves_quantity.normalize(),
             f.ts_event
         )?,
         OrderEvent::Canceled(e) => {
@@ -188,7 +200,7 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
                 e.order_id.0, e.ts_event
             )?;
             text(out, &e.reason)?;
-            write!(out, ",\"unfilled\":\"{}\"}}}}", e.unfilled)?;
+            write!(out, ",\"unfilled\":\"{}\"}}}}", e.unfilled.normalize())?;
         }
     }
     out.write_all(b"\n")
@@ -472,15 +484,60 @@ mod tests {
             reason: "end of data".into(),
             unfilled: dec!(3.000),
         }));
+        // serde's side with every decimal normalized.
+        let normalized = |ev: &OrderEvent| {
+            let mut ev = ev.clone();
+            match &mut ev {
+                OrderEvent::Submitted(e) => {
+                    let r = &mut e.request;
+                    r.quantity = r.quantity.normalize();
+                    r.order_type = match r.order_type {
+                        OrderType::Market => OrderType::Market,
+                        OrderType::Limit { limit } => OrderType::Limit {
+                            limit: limit.normalize(),
+                        },
+                        OrderType::Stop { trigger } => OrderType::Stop {
+                            trigger: trigger.normalize(),
+                        },
+                        OrderType::StopLimit { trigger, limit } => OrderType::StopLimit {
+                            trigger: trigger.normalize(),
+                            limit: limit.normalize(),
+                        },
+                    };
+                }
+                OrderEvent::Filled(f) => {
+                    for d in [
+                        &mut f.quantity,
+                        &mut f.price,
+                        &mut f.commission,
+                        &mut f.slippage,
+                        &mut f.leaves_quantity,
+                    ] {
+                        *d = d.normalize();
+                    }
+                }
+                OrderEvent::Canceled(c) => c.unfilled = c.unfilled.normalize(),
+                OrderEvent::Accepted(_) | OrderEvent::Rejected(_) => {}
+            }
+            ev
+        };
+        let mut fill_line = Vec::new();
+        write_event_line(&mut fill_line, 9, "close", "d", &events[6]).expect("write");
+        let fill_line = String::from_utf8(fill_line).expect("utf8");
+        assert!(
+            fill_line.contains("\"price\":\"17.87\",\"commission\":\"0.005\""),
+            "{fill_line}"
+        );
         for ev in &events {
             for (phase, date) in [("close", "2022-01-03"), ("intrabar", "2022-01-03T09:31:00-05:00")] {
                 let mut ours = Vec::new();
                 write_event_line(&mut ours, 9, phase, date, ev).expect("write");
+                let ev = normalized(ev);
                 let line = LogLine {
                     step: 9,
                     phase,
                     date,
-                    event: ev,
+                    event: &ev,
                 };
                 let serde = serde_json::to_string(&line).expect("serde") + "\n";
                 assert_eq!(String::from_utf8(ours).expect("utf8"), serde);

@@ -27,6 +27,10 @@ pub struct RunOutput {
 
 pub struct PortfolioActor;
 
+/// Told about every settled timestamp: its time, the equity, the account (paper trading prints
+/// a status line from it).
+pub type StatusHook = Box<dyn FnMut(UnixNanos, Decimal, &Portfolio) + Send>;
+
 pub struct PortfolioArgs {
     pub initial_cash: Decimal,
     pub instruments: Arc<Vec<Instrument>>,
@@ -35,6 +39,7 @@ pub struct PortfolioArgs {
     pub fill_policy: String,
     /// Where the run's result goes once the final report is applied.
     pub done: Option<oneshot::Sender<RunOutput>>,
+    pub status: Option<StatusHook>,
     /// This actor's tracing span (inside its run's).
     pub span: tracing::Span,
 }
@@ -71,6 +76,9 @@ impl PortfolioState {
         let equity = self.book.cash() + net;
         self.curve.push((m.ts_event, equity));
         self.args.sink.equity(m.ts_event, self.book.cash(), equity, gross, net);
+        if let Some(status) = &mut self.args.status {
+            status(m.ts_event, equity, &self.book);
+        }
     }
 
     fn finish(&mut self) -> Result<RunOutput, ActorProcessingErr> {

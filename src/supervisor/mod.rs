@@ -19,7 +19,7 @@ use crate::feed::{FeedActor, FeedArgs, MarketSource};
 use crate::messages::{BrokerMsg, FeedMsg, PortfolioMsg, PushedBars};
 use crate::model::{ModelActor, ModelArgs};
 use crate::output::{OutputSink, TimeFormat};
-use crate::portfolio::{PortfolioActor, PortfolioArgs, RunOutput};
+use crate::portfolio::{PortfolioActor, PortfolioArgs, RunOutput, StatusHook};
 use crate::strategy::{Strategy, StrategyActor, StrategyArgs, StrategyHost};
 use crate::types::Decimal;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -67,6 +67,8 @@ pub struct RunSetup {
     pub out_dir: PathBuf,
     pub event_log: bool,
     pub progress: bool,
+    /// Called by the portfolio at every settled timestamp (paper trading's status line).
+    pub status: Option<StatusHook>,
 }
 
 /// Errors of a run.
@@ -147,6 +149,7 @@ impl Actor for SupervisorActor {
                 strategy_name: setup.strategy.name().to_string(),
                 fill_policy: venue.fill_policy().to_string(),
                 done: Some(done),
+                status: setup.status,
                 span: span("portfolio"),
             },
             sup.clone(),

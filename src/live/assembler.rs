@@ -1,0 +1,243 @@
+//! Bar assembly: turns bars arriving one by one (stream or REST, any symbol order) into whole
+//! timestamps, released in time order. A synchronous core: the caller passes "now" (the live
+//! clock in a session, the test's own clock in tests).
+//!
+//! A pending timestamp `T` is released when, for every symbol, its bar at `T` has arrived or a
+//! later bar of it has (venues send each symbol's bars in time order, so a symbol that has moved
+//! past `T` will not deliver `T`), or `grace` after `T`'s first bar arrived. A symbol absent at
+//! release is missing from that timestamp, and counted. Bars at or before the last released
+//! timestamp are dropped and counted: as duplicates when that symbol's bar at that time was
+//! already taken, as late otherwise (the decision at that time is made; nothing is revised).
+
+use crate::types::{Bar, UnixNanos};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What became of an offered bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    Taken,
+    /// Same symbol and time as a bar already taken.
+    Duplicate,
+    /// Its timestamp was released before it came.
+    Late,
+}
+
+/// One released timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ready {
+    pub ts: UnixNanos,
+    /// Sorted by instrument.
+    pub bars: Vec<Bar>,
+    /// When its last bar arrived.
+    pub received: UnixNanos,
+    /// Symbols without a bar.
+    pub missing: usize,
+}
+
+struct Pending {
+    first_seen: UnixNanos,
+    last_seen: UnixNanos,
+    bars: Vec<Option<Bar>>,
+    count: usize,
+}
+
+/// Released `(symbol, time)` pairs remembered per symbol, to tell duplicates from late bars.
+const REMEMBERED: usize = 4096;
+
+pub struct Assembler {
+    n: usize,
+    grace: i64,
+    last_released: Option<UnixNanos>,
+    /// Per symbol: the newest time it delivered.
+    newest: Vec<Option<UnixNanos>>,
+    pending: BTreeMap<UnixNanos, Pending>,
+    released: Vec<BTreeSet<UnixNanos>>,
+}
+
+impl Assembler {
+    /// For `n` symbols (instrument ids `0..n`), releasing at most `grace_nanos` after a
+    /// timestamp's first bar.
+    pub fn new(n: usize, grace_nanos: i64) -> Self {
+        Self {
+            n,
+            grace: grace_nanos,
+            last_released: None,
+            newest: vec![None; n],
+            pending: BTreeMap::new(),
+            released: vec![BTreeSet::new(); n],
+        }
+    }
+
+    /// The last released timestamp.
+    pub fn last_released(&self) -> Option<UnixNanos> {
+        self.last_released
+    }
+
+    /// Timestamps waiting.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Takes what was released before (a journal replayed at restart): later bars at or before
+    /// `ts` are duplicates or late.
+    pub fn restore(&mut self, ts: UnixNanos, bars: &[Bar]) {
+        for b in bars {
+            let i = b.instrument_id.index();
+            self.remember(i, ts);
+            self.newest[i] = self.newest[i].max(Some(ts));
+        }
+        self.last_released = self.last_released.max(Some(ts));
+    }
+
+    fn remember(&mut self, i: usize, ts: UnixNanos) {
+        let set = &mut self.released[i];
+        set.insert(ts);
+        if set.len() > REMEMBERED {
+            set.pop_first();
+        }
+    }
+
+    /// Offers one bar (its `instrument_id` below `n`), received at `now`.
+    pub fn offer(&mut self, bar: Bar, now: UnixNanos) -> Offer {
+        let i = bar.instrument_id.index();
+        let ts = bar.ts_event;
+        if self.last_released.is_some_and(|last| ts <= last) {
+            return if self.released[i].contains(&ts) {
+                Offer::Duplicate
+            } else {
+                Offer::Late
+            };
+        }
+        let n = self.n;
+        let p = self.pending.entry(ts).or_insert_with(|| Pending {
+            first_seen: now,
+            last_seen: now,
+            bars: vec![None; n],
+            count: 0,
+        });
+        if p.bars[i].is_some() {
+            return Offer::Duplicate;
+        }
+        p.bars[i] = Some(bar);
+        p.count += 1;
+        p.last_seen = p.last_seen.max(now);
+        self.newest[i] = self.newest[i].max(Some(ts));
+        Offer::Taken
+    }
+
+    /// When the oldest pending timestamp's grace ends.
+    pub fn deadline(&self) -> Option<UnixNanos> {
+        self.pending
+            .values()
+            .next()
+            .map(|p| p.first_seen.saturating_add(self.grace))
+    }
+
+    /// Releases, in time order, every timestamp that is ready at `now`.
+    pub fn release(&mut self, now: UnixNanos) -> Vec<Ready> {
+        let mut out = Vec::new();
+        while let Some((&ts, p)) = self.pending.iter().next() {
+            let settled =
+                p.count == self.n || (0..self.n).all(|i| p.bars[i].is_some() || self.newest[i].is_some_and(|t| t > ts));
+            if !settled && now < p.first_seen.saturating_add(self.grace) {
+                break;
+            }
+            let Some(p) = self.pending.remove(&ts) else { break };
+            let bars: Vec<Bar> = p.bars.into_iter().flatten().collect();
+            for b in &bars {
+                self.remember(b.instrument_id.index(), ts);
+            }
+            self.last_released = Some(ts);
+            out.push(Ready {
+                ts,
+                missing: self.n - bars.len(),
+                bars,
+                received: p.last_seen,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Decimal, InstrumentId};
+
+    fn bar(i: u32, ts: i64) -> Bar {
+        Bar {
+            instrument_id: InstrumentId(i),
+            open: Decimal::ONE,
+            high: Decimal::ONE,
+            low: Decimal::ONE,
+            close: Decimal::ONE,
+            volume: Decimal::ONE,
+            ts_event: ts,
+            ts_init: 0,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn releases_when_every_symbol_delivered() {
+        let mut a = Assembler::new(2, 1000);
+        assert_eq!(a.offer(bar(1, 60), 5), Offer::Taken);
+        assert!(a.release(6).is_empty());
+        assert_eq!(a.offer(bar(0, 60), 7), Offer::Taken);
+        let r = a.release(7);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].ts, 60);
+        assert_eq!(r[0].received, 7);
+        assert_eq!(r[0].missing, 0);
+        assert_eq!(
+            r[0].bars.iter().map(|b| b.instrument_id.0).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+    }
+
+    #[test]
+    fn a_silent_symbol_is_missing_after_the_grace() {
+        let mut a = Assembler::new(2, 1000);
+        a.offer(bar(0, 60), 100);
+        assert!(a.release(1099).is_empty());
+        assert_eq!(a.deadline(), Some(1100));
+        let r = a.release(1100);
+        assert_eq!((r[0].ts, r[0].missing), (60, 1));
+        // It comes after all: late, not acted on.
+        assert_eq!(a.offer(bar(1, 60), 1200), Offer::Late);
+        assert_eq!(a.offer(bar(0, 60), 1200), Offer::Duplicate);
+    }
+
+    #[test]
+    fn a_symbol_that_moved_on_is_missing_at_once() {
+        let mut a = Assembler::new(2, 1_000_000);
+        a.offer(bar(0, 60), 1);
+        a.offer(bar(1, 120), 2);
+        a.offer(bar(0, 120), 3);
+        let r = a.release(3);
+        assert_eq!(
+            r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(),
+            vec![(60, 1), (120, 0)]
+        );
+    }
+
+    #[test]
+    fn out_of_order_bars_inside_the_window_are_sorted() {
+        let mut a = Assembler::new(1, 1_000_000);
+        a.offer(bar(0, 120), 1);
+        a.offer(bar(0, 60), 2);
+        // 60 and 120 both settled (the symbol is at 120): released in time order.
+        let r = a.release(2);
+        assert_eq!(r.iter().map(|r| r.ts).collect::<Vec<_>>(), vec![60, 120]);
+        assert_eq!(a.offer(bar(0, 120), 3), Offer::Duplicate);
+    }
+
+    #[test]
+    fn restore_marks_the_journal_as_released() {
+        let mut a = Assembler::new(2, 10);
+        a.restore(60, &[bar(0, 60)]);
+        assert_eq!(a.offer(bar(0, 60), 1), Offer::Duplicate);
+        assert_eq!(a.offer(bar(1, 60), 1), Offer::Late);
+        assert_eq!(a.offer(bar(1, 120), 1), Offer::Taken);
+    }
+}

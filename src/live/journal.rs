@@ -1,0 +1,468 @@
+//! The session journal: SQLite through rusqlite (the library bundled, so nothing is needed on
+//! the machine), in WAL mode with `synchronous = NORMAL`: a committed transaction survives the
+//! process being killed (`kill -9`); `synchronous = FULL` (config `journal_sync = "full"`) also
+//! survives a power loss, at an fsync per commit. SQLite because it is one well-kept file, with
+//! transactions, readable by any tool (`sqlite3 journal.sqlite`).
+//!
+//! What is journaled, each committed before it is acted on:
+//! - every released timestamp and its bars (`timestamps`, `bars`), before it is pushed into the
+//!   pipeline; corrections (`corrections`), which are never acted on;
+//! - every order (`orders`: the deterministic client order id `SESSION-N`, the request), before
+//!   the venue sees it; every order event (`order_events`), in order.
+
+use super::VenueBar;
+use crate::types::UnixNanos;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// A journal error, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+    #[error("journal {path}: {message}")]
+    Mismatch { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Where a journaled timestamp came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    Warmup,
+    Live,
+}
+
+impl StepKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Warmup => "warmup",
+            StepKind::Live => "live",
+        }
+    }
+}
+
+/// One journaled timestamp.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournaledStep {
+    pub step: u64,
+    pub ts: UnixNanos,
+    pub received: UnixNanos,
+    pub kind: StepKind,
+    pub bars: Vec<VenueBar>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timestamps(
+    step INTEGER PRIMARY KEY, ts INTEGER NOT NULL UNIQUE, received INTEGER NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bars(
+    step INTEGER NOT NULL REFERENCES timestamps(step), symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+    open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
+    PRIMARY KEY(symbol, ts));
+CREATE TABLE IF NOT EXISTS corrections(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+    open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
+    received INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders(
+    client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, ts INTEGER NOT NULL, request TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS order_events(id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, event TEXT NOT NULL);
+";
+
+impl Journal {
+    /// Opens (or creates) a journal.
+    ///
+    /// # Errors
+    /// The file cannot be opened or is not a journal.
+    pub fn open(path: &Path, full_sync: bool) -> Result<Self, JournalError> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let sql = |source| JournalError::Sql {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        |source| JournalError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Binds the journal to a session: a new journal takes `fingerprint` (what the session
+    /// decides with: strategy, symbols, costs, ...) and `new_id`; an existing one must have
+    /// the same fingerprint. Returns the session id.
+    ///
+    /// # Errors
+    /// A journal of another configuration: continuing it would not reproduce its decisions.
+    pub fn bind(&mut self, fingerprint: &str, new_id: &str) -> Result<String, JournalError> {
+        match (self.meta("fingerprint")?, self.meta("session")?) {
+            (Some(f), Some(id)) => {
+                if f != fingerprint {
+                    return Err(JournalError::Mismatch {
+                        path: self.path.clone(),
+                        message: format!(
+                            "it belongs to a session with another configuration; use a new journal, or the \
+                             configuration it was made with:\n  journal: {f}\n  now:     {fingerprint}"
+                        ),
+                    });
+                }
+                Ok(id)
+            }
+            _ => {
+                let path = self.path.clone();
+                let sql = |source| JournalError::Sql {
+                    path: path.clone(),
+                    source,
+                };
+                let tx = self.conn.transaction().map_err(sql)?;
+                tx.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?1)", [fingerprint])
+                    .map_err(sql)?;
+                tx.execute("INSERT OR REPLACE INTO meta VALUES ('session', ?1)", [new_id])
+                    .map_err(sql)?;
+                tx.commit().map_err(sql)?;
+                Ok(new_id.to_string())
+            }
+        }
+    }
+
+    /// Every journaled timestamp with its bars, in step order.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn steps(&self) -> Result<Vec<JournaledStep>, JournalError> {
+        let mut steps: Vec<JournaledStep> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT step, ts, received, kind FROM timestamps ORDER BY step")
+                .map_err(self.sql())?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(JournaledStep {
+                        step: r.get::<_, i64>(0)? as u64,
+                        ts: r.get(1)?,
+                        received: r.get(2)?,
+                        kind: if r.get::<_, String>(3)? == "warmup" {
+                            StepKind::Warmup
+                        } else {
+                            StepKind::Live
+                        },
+                        bars: Vec::new(),
+                    })
+                })
+                .map_err(self.sql())?;
+            rows.collect::<Result<_, _>>().map_err(self.sql())?
+        };
+        let mut st = self
+            .conn
+            .prepare("SELECT step, symbol, ts, open, high, low, close, volume FROM bars ORDER BY step, symbol")
+            .map_err(self.sql())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    VenueBar {
+                        symbol: r.get(1)?,
+                        ts: r.get(2)?,
+                        open: r.get(3)?,
+                        high: r.get(4)?,
+                        low: r.get(5)?,
+                        close: r.get(6)?,
+                        volume: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(self.sql())?;
+        let mut k = 0;
+        for row in rows {
+            let (step, bar) = row.map_err(self.sql())?;
+            while k < steps.len() && steps[k].step < step {
+                k += 1;
+            }
+            match steps.get_mut(k) {
+                Some(s) if s.step == step => s.bars.push(bar),
+                _ => {
+                    return Err(JournalError::Mismatch {
+                        path: self.path.clone(),
+                        message: format!("a bar of {} at step {step}, which has no timestamp", bar.symbol),
+                    })
+                }
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Journals one released timestamp (one transaction).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn append_step(
+        &mut self,
+        step: u64,
+        ts: UnixNanos,
+        received: UnixNanos,
+        kind: StepKind,
+        bars: &[VenueBar],
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let sql = |source| JournalError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4)",
+            params![step as i64, ts, received, kind.as_str()],
+        )
+        .map_err(sql)?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT INTO bars VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .map_err(sql)?;
+            for b in bars {
+                st.execute(params![
+                    step as i64,
+                    b.symbol,
+                    b.ts,
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume
+                ])
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Journals a corrected bar.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn append_correction(&mut self, b: &VenueBar, received: UnixNanos) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT INTO corrections(symbol, ts, open, high, low, close, volume, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, received],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Corrections journaled.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn corrections(&self) -> Result<u64, JournalError> {
+        self.count("corrections")
+    }
+
+    fn count(&self, table: &str) -> Result<u64, JournalError> {
+        self.conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(self.sql())
+    }
+
+    /// The journaled request of an order, if it was journaled.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn order(&self, client_order_id: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT request FROM orders WHERE client_order_id = ?1",
+                [client_order_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Journals orders (one transaction).
+    ///
+    /// # Errors
+    /// A database error (an id journaled twice among them).
+    pub fn append_orders(&mut self, orders: &[(String, u64, UnixNanos, String)]) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let sql = |source| JournalError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql)?;
+            for (id, seq, ts, req) in orders {
+                st.execute(params![id, *seq as i64, ts, req]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Orders journaled.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn order_count(&self) -> Result<u64, JournalError> {
+        self.count("orders")
+    }
+
+    /// The journaled order events, in order.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn events(&self) -> Result<Vec<String>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT event FROM order_events ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Journals order events (one transaction).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn append_events(&mut self, events: &[(String, String)]) -> Result<(), JournalError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let sql = |source| JournalError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT INTO order_events(order_id, event) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (id, ev) in events {
+                st.execute(params![id, ev]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Writes every journaled bar as a long CSV table (`symbol,timestamp,open,high,low,close,volume`,
+    /// the time the bar's close in RFC 3339 UTC) that `data.path` reads. Returns the bars written.
+    ///
+    /// # Errors
+    /// A database or write error.
+    pub fn export(&self, out: &Path) -> Result<usize, JournalError> {
+        use std::io::Write as _;
+        let write = |source| JournalError::Write {
+            path: out.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write)?;
+        }
+        let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(write)?);
+        writeln!(w, "symbol,timestamp,open,high,low,close,volume").map_err(write)?;
+        let mut n = 0;
+        for s in self.steps()? {
+            for b in &s.bars {
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{},{}",
+                    b.symbol,
+                    super::protocol::rfc3339(b.ts),
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume
+                )
+                .map_err(write)?;
+                n += 1;
+            }
+        }
+        w.flush().map_err(write)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vb(symbol: &str, ts: i64) -> VenueBar {
+        VenueBar {
+            symbol: symbol.into(),
+            ts,
+            open: "1.5".into(),
+            high: "2".into(),
+            low: "1".into(),
+            close: "1.25".into(),
+            volume: "10".into(),
+        }
+    }
+
+    #[test]
+    fn steps_round_trip_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            let mut j = Journal::open(&path, false).unwrap();
+            assert_eq!(j.bind("cfg", "S1").unwrap(), "S1");
+            j.append_step(0, 60, 61, StepKind::Warmup, &[vb("A", 60), vb("B", 60)])
+                .unwrap();
+            j.append_step(1, 120, 121, StepKind::Live, &[vb("B", 120)]).unwrap();
+            j.append_orders(&[("S1-1".into(), 1, 120, "{}".into())]).unwrap();
+            assert!(j.append_orders(&[("S1-1".into(), 2, 120, "{}".into())]).is_err());
+        }
+        let mut j = Journal::open(&path, false).unwrap();
+        assert_eq!(j.bind("cfg", "S2").unwrap(), "S1", "the session id is the journal's");
+        assert!(j.bind("other", "S3").is_err(), "another configuration is refused");
+        let steps = j.steps().unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].bars, vec![vb("A", 60), vb("B", 60)]);
+        assert_eq!((steps[1].kind, steps[1].received), (StepKind::Live, 121));
+        assert_eq!(j.order("S1-1").unwrap().as_deref(), Some("{}"));
+        assert_eq!(j.order_count().unwrap(), 1);
+        let csv = dir.path().join("bars.csv");
+        assert_eq!(j.export(&csv).unwrap(), 3);
+        let text = std::fs::read_to_string(csv).unwrap();
+        assert!(
+            text.starts_with(
+                "symbol,timestamp,open,high,low,close,volume\nA,1970-01-01T00:00:00.000000060Z,1.5,2,1,1.25,10\n"
+            ),
+            "{text}"
+        );
+    }
+}

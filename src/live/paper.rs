@@ -1,0 +1,419 @@
+//! `kairos paper`: a paper session. The pipeline of a backtest with its two ends swapped: the
+//! feed is [`FeedTask`] (journal replay, warm-up, the live stream) pushing through
+//! [`Feed::Pushed`], and orders go to a [`JournaledVenue`] around the broker simulator, which
+//! fills on live bars with `[broker]`'s policy and costs.
+//!
+//! Outputs as a backtest's (`fills.csv`, `equity.csv`, `events.jsonl`, `summary.json`, the
+//! latter with a `live` section of counters), plus a status line per timestamp on stdout.
+//! Ctrl-C (SIGINT) or SIGTERM end the session cleanly: the feed stops, the pipeline drains,
+//! outputs are flushed and the journal closed. A restart with the same journal replays it and
+//! goes on (see [`super::client`]).
+
+use super::client::{FeedTask, LiveError};
+use super::journal::{Journal, JournalError};
+use super::{Credentials, LiveCounters, VenueKind};
+use crate::backtest::BacktestError;
+use crate::broker::{BrokerSim, ExecutionVenue, VenueError};
+use crate::clock::{Clock, LiveClock};
+use crate::config::{Config, ConfigError};
+use crate::data::{MarketData, Series};
+use crate::feature::{NoFeatures, TechnicalFeatures};
+use crate::output::TimeFormat;
+use crate::portfolio::{RunOutput, StatusHook};
+use crate::supervisor::{Feed, RunSetup, Venue};
+use crate::types::{Bar, ClientOrderId, Instrument, InstrumentId, OrderEvent, OrderRequest, UnixNanos};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Errors of a paper session.
+#[derive(Debug, thiserror::Error)]
+pub enum PaperError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setup(#[from] BacktestError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Options of `kairos paper` beside the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct PaperOptions {
+    /// End cleanly after this many live timestamps.
+    pub max_bars: Option<u64>,
+    /// Print a status line per timestamp on stdout.
+    pub status: bool,
+    /// Record bar-to-order latencies (the benchmark).
+    pub record_latency: bool,
+}
+
+/// What a session hands back.
+#[derive(Debug)]
+pub struct PaperOutput {
+    pub run: RunOutput,
+    pub counters: LiveCounters,
+    pub session: String,
+    pub journal: PathBuf,
+    /// Per decision after the warm-up: nanoseconds from its timestamp's last bar read from the
+    /// socket to its orders handed to the venue (with `record_latency`).
+    pub latencies: Vec<i64>,
+}
+
+/// The broker simulator behind the journal: each order is journaled (its deterministic client
+/// order id `SESSION-N`) before the simulator sees it, each event after. When a journal is
+/// replayed, the orders and events the replay produces must be the journaled ones: they are
+/// checked, not journaled twice, and a difference stops the session.
+pub struct JournaledVenue {
+    inner: Box<dyn ExecutionVenue>,
+    journal: Arc<Mutex<Journal>>,
+    session: String,
+    /// Events journaled before this start, checked one by one as the replay produces them.
+    journaled: Vec<String>,
+    checked: usize,
+    latencies: Option<Arc<Mutex<Vec<(UnixNanos, i64)>>>>,
+}
+
+impl JournaledVenue {
+    /// # Errors
+    /// The journal cannot be read.
+    pub fn new(
+        inner: Box<dyn ExecutionVenue>,
+        journal: Arc<Mutex<Journal>>,
+        session: String,
+        latencies: Option<Arc<Mutex<Vec<(UnixNanos, i64)>>>>,
+    ) -> Result<Self, JournalError> {
+        let journaled = lock(&journal).events()?;
+        Ok(Self {
+            inner,
+            journal,
+            session,
+            journaled,
+            checked: 0,
+            latencies,
+        })
+    }
+
+    /// The venue-facing id of an order: session id and sequence number.
+    pub fn client_order_id(session: &str, id: ClientOrderId) -> String {
+        format!("{session}-{}", id.0)
+    }
+
+    fn record(&mut self, events: &[OrderEvent]) -> Result<(), VenueError> {
+        let mut new = Vec::new();
+        for ev in events {
+            let text = serde_json::to_string(ev).map_err(|e| VenueError(e.to_string()))?;
+            if self.checked < self.journaled.len() {
+                if self.journaled[self.checked] != text {
+                    return Err(VenueError(format!(
+                        "the replay produced order event {text} where the journal has {}: the session is not \
+                         reproducible (was the engine or its data changed?)",
+                        self.journaled[self.checked]
+                    )));
+                }
+                self.checked += 1;
+            } else {
+                new.push((Self::client_order_id(&self.session, ev.order_id()), text));
+            }
+        }
+        lock(&self.journal)
+            .append_events(&new)
+            .map_err(|e| VenueError(e.to_string()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ExecutionVenue for JournaledVenue {
+    fn submit(
+        &mut self,
+        orders: Vec<(ClientOrderId, OrderRequest)>,
+        ts: UnixNanos,
+        bars: &[Bar],
+        out: &mut Vec<OrderEvent>,
+    ) -> Result<(), VenueError> {
+        if let (Some(lat), Some(read)) = (&self.latencies, bars.iter().map(|b| b.ts_init).max()) {
+            lock(lat).push((ts, LiveClock.now() - read));
+        }
+        let mut new = Vec::new();
+        {
+            let journal = lock(&self.journal);
+            for (id, req) in &orders {
+                let cid = Self::client_order_id(&self.session, *id);
+                let text = serde_json::to_string(req).map_err(|e| VenueError(e.to_string()))?;
+                match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
+                    Some(j) if j == text => {}
+                    Some(j) => return Err(VenueError(format!(
+                        "order {cid}: the replay decided {text}, the journal has {j}: the session is not reproducible"
+                    ))),
+                    None => new.push((cid, id.0, ts, text)),
+                }
+            }
+        }
+        // Committed before the venue sees it.
+        lock(&self.journal)
+            .append_orders(&new)
+            .map_err(|e| VenueError(e.to_string()))?;
+        let start = out.len();
+        self.inner.submit(orders, ts, bars, out)?;
+        self.record(&out[start..].to_vec())
+    }
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        let start = out.len();
+        self.inner.on_bars(bars, out)?;
+        self.record(&out[start..].to_vec())
+    }
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        // The end of a session is not an event of the market: orders still working are
+        // canceled in the outputs, not in the journal, so a restart finds them working.
+        self.inner.finish(ts, out)
+    }
+    fn fill_policy(&self) -> &str {
+        self.inner.fill_policy()
+    }
+}
+
+/// The session's instruments: the configured symbols and the benchmark (if any), sorted.
+///
+/// # Errors
+/// No `[live]` table, or bad `[data]` options.
+pub fn instruments(cfg: &Config) -> Result<Vec<Instrument>, ConfigError> {
+    let live = cfg.live.as_ref().ok_or("live: a paper session needs a [live] table")?;
+    let opts = cfg.load_options()?;
+    let mut symbols = live.symbols.clone();
+    if let Some(b) = &opts.benchmark {
+        if !symbols.contains(b) {
+            symbols.push(b.clone());
+        }
+    }
+    symbols.sort();
+    Ok(symbols
+        .into_iter()
+        .enumerate()
+        .map(|(i, symbol)| Instrument {
+            id: InstrumentId(i as u32),
+            tradable: opts.benchmark.as_deref() != Some(symbol.as_str()),
+            symbol,
+            time_zone: opts.time_zone,
+            lot_size: opts.lot_size,
+            tick_size: opts.tick_size,
+        })
+        .collect())
+}
+
+/// What the session decides with: a journal made under another fingerprint is refused.
+fn fingerprint(cfg: &Config) -> String {
+    let live = cfg.live.as_ref();
+    serde_json::json!({
+        "strategy": cfg.strategy,
+        "broker": cfg.broker,
+        "initial_cash": cfg.portfolio.initial_cash,
+        "data": {"benchmark": cfg.data.benchmark, "time_zone": cfg.data.time_zone,
+                 "lot_size": cfg.data.lot_size, "tick_size": cfg.data.tick_size},
+        "features": cfg.features,
+        "model": cfg.model,
+        "venue": live.map(|l| l.venue),
+        "symbols": live.map(|l| &l.symbols),
+        "interval": live.map(|l| &l.interval),
+        "warmup_bars": live.map(|l| l.warmup_bars),
+    })
+    .to_string()
+}
+
+/// The journal's path: `live.journal`, or `journal.sqlite` in the output directory.
+pub fn journal_path(cfg: &Config) -> PathBuf {
+    cfg.live
+        .as_ref()
+        .and_then(|l| l.journal.clone())
+        .unwrap_or_else(|| cfg.output.dir.join("journal.sqlite"))
+}
+
+fn status_hook(instruments: &[Instrument], fmt: TimeFormat) -> StatusHook {
+    let symbols: Vec<String> = instruments.iter().map(|i| i.symbol.clone()).collect();
+    Box::new(move |ts, equity, book| {
+        use std::io::Write as _;
+        let mut line = format!(
+            "{}  equity {}  cash {}  positions",
+            fmt.format(ts),
+            equity.round_dp(2),
+            book.cash().round_dp(2)
+        );
+        let mut any = false;
+        for p in book.open_positions() {
+            line.push_str(&format!(" {} {}", symbols[p.instrument_id.index()], p.quantity));
+            any = true;
+        }
+        if !any {
+            line.push_str(" none");
+        }
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    })
+}
+
+/// Runs a session until `--max-bars`, `shutdown` or an error.
+///
+/// # Errors
+/// [`PaperError`]: configuration, journal, venue (refused authentication, REST refusals,
+/// giving up reconnecting) or engine errors. Outputs of the timestamps processed are written
+/// in every case the pipeline could end.
+pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<bool>) -> Result<PaperOutput, PaperError> {
+    let live = cfg
+        .live
+        .clone()
+        .ok_or(ConfigError::Value("live: a paper session needs a [live] table".into()))?;
+    cfg.validate()?;
+    let instruments = instruments(cfg)?;
+    let credentials = match live.venue {
+        VenueKind::Alpaca => Some(Credentials::alpaca_from_env().ok_or(LiveError::Auth {
+            venue: "alpaca",
+            message: "no keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment".into(),
+        })?),
+        VenueKind::Binance => None,
+    };
+    let path = journal_path(cfg);
+    let mut journal = Journal::open(&path, false)?;
+    let new_id = format!("k{:x}", LiveClock.now() / 1_000_000);
+    let session = journal.bind(&fingerprint(cfg), &new_id)?;
+    let journal = Arc::new(Mutex::new(journal));
+    let n = instruments.len();
+    let fmt = TimeFormat {
+        daily: false,
+        tz: instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
+    };
+    let data = Arc::new(MarketData {
+        instruments: instruments.clone(),
+        series: vec![Series::default(); n],
+        timestamps: Vec::new(),
+        daily: false,
+        report: Default::default(),
+    });
+    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::from)?;
+    let model = crate::backtest::load_model(cfg, &data)?;
+    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
+        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
+        Box::new(TechnicalFeatures::new(n, bench))
+    } else {
+        Box::new(NoFeatures)
+    };
+    let latencies = opts.record_latency.then(|| Arc::new(Mutex::new(Vec::new())));
+    let sim = BrokerSim::new(
+        cfg.broker.clone(),
+        Arc::new(instruments.clone()),
+        cfg.portfolio.initial_cash,
+        false,
+    );
+    let venue = JournaledVenue::new(Box::new(sim), journal.clone(), session.clone(), latencies.clone())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let counters = Arc::new(Mutex::new(LiveCounters::default()));
+    let task = FeedTask {
+        symbols: instruments.iter().map(|i| i.symbol.clone()).collect(),
+        load: cfg.load_options()?,
+        journal: journal.clone(),
+        tx,
+        counters: counters.clone(),
+        credentials,
+        shutdown,
+        max_live: opts.max_bars,
+        cfg: live,
+    };
+    let setup = RunSetup {
+        data,
+        feed: Feed::Pushed(rx),
+        venue: Venue::Custom(Box::new(venue)),
+        strategy,
+        features,
+        model,
+        initial_cash: cfg.portfolio.initial_cash,
+        window: cfg.engine.window,
+        out_dir: cfg.output.dir.clone(),
+        event_log: cfg.output.event_log,
+        progress: false,
+        status: opts.status.then(|| status_hook(&instruments, fmt)),
+    };
+    tracing::info!(%session, journal = %path.display(), "paper session starting");
+    let feed = tokio::spawn(task.run());
+    let run = crate::supervisor::run(setup).await;
+    let feed = match feed.await {
+        Ok(r) => r,
+        Err(e) => Err(LiveError::Config(format!("the feed task failed: {e}"))),
+    };
+    let run = run.map_err(BacktestError::from)?;
+    feed?;
+    let counters = lock(&counters).clone();
+    let warmup_end = counters.warmup_timestamps + counters.replayed_timestamps;
+    let latencies = latencies.map_or_else(Vec::new, |l| {
+        let l = lock(&l);
+        l.iter().skip(warmup_end as usize).map(|&(_, d)| d).collect()
+    });
+    let mut summary = serde_json::to_value(&run.summary).map_err(|e| PaperError::Write {
+        path: cfg.output.dir.join("summary.json"),
+        source: std::io::Error::other(e),
+    })?;
+    summary["live"] = serde_json::json!({
+        "session": session,
+        "journal": path.display().to_string(),
+        "counters": counters,
+    });
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    let out = cfg.output.dir.join("summary.json");
+    std::fs::write(&out, text).map_err(|source| PaperError::Write { path: out, source })?;
+    Ok(PaperOutput {
+        run,
+        counters,
+        session,
+        journal: path,
+        latencies,
+    })
+}
+
+/// Runs a session on a fresh runtime, ending cleanly on Ctrl-C (SIGINT) or SIGTERM.
+///
+/// # Errors
+/// As [`run`], and when the runtime cannot be built.
+pub fn run_blocking(cfg: &Config, opts: PaperOptions) -> Result<PaperOutput, PaperError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.engine.worker_threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|source| PaperError::Write {
+            path: PathBuf::from("<runtime>"),
+            source,
+        })?;
+    rt.block_on(async {
+        let (stop, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received: ending the session (outputs flushed, journal closed)");
+            let _ = stop.send(true);
+        });
+        run(cfg, opts, shutdown).await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

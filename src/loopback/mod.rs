@@ -1,0 +1,700 @@
+//! Loopback venues: servers that speak a venue's real protocol over a recorded market, for the
+//! tests and for users (`kairos serve-market`). Binance: the combined kline stream
+//! (`/stream?streams=...`, pings every `ping_every`) and `GET /api/v3/klines`. Alpaca: the
+//! market-data stream (`/v2/{feed}`: `connected`, `auth`, `subscribe`, `b` bars in arrays) and
+//! `GET /v2/stocks/bars` with pages.
+//!
+//! The first `history` timestamps of the market are history: REST serves them from the start.
+//! The rest is published one timestamp at a time, `interval / speed` apart (or as fast as the
+//! clients read, without a speed), from the first subscription on (or at once). Every connection
+//! streams what is published while it is connected; REST serves what has been published. A
+//! client that drops misses bars and must backfill them over REST, as with the real venue.
+//!
+//! [`Faults`] injects what real venues do wrong or what goes wrong on the way; each one is
+//! counted in [`ServerStats`].
+
+use crate::data::MarketData;
+use crate::live::{Credentials, Interval, VenueKind};
+use crate::types::{Decimal, UnixNanos};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path as AxPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch, Notify};
+
+/// Faults to inject. Timestamps are counted from the start of the market (history included).
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Drop the first connection abruptly (no close frame) after it streamed this many
+    /// timestamps.
+    pub drop_after: Option<usize>,
+    /// Send a frame that is not JSON before this timestamp's bars.
+    pub malformed_at: Option<usize>,
+    /// Send a message of an unknown type before this timestamp's bars.
+    pub unknown_at: Option<usize>,
+    /// Send a bar of a symbol the client did not subscribe to, at this timestamp.
+    pub unsubscribed_at: Option<usize>,
+    /// Send this timestamp's bars twice.
+    pub duplicate_at: Option<usize>,
+    /// After this timestamp's bars, send the previous timestamp's first bar again (an old bar
+    /// out of order).
+    pub out_of_order_at: Option<usize>,
+    /// Alpaca: send a corrected bar (`u`) of the previous timestamp with this one.
+    pub correction_at: Option<usize>,
+    /// Binance: push every kline once open (`x: false`, another close) before it closes.
+    pub unclosed: bool,
+    /// Answer the first N REST requests with HTTP 429 and `Retry-After: 1`.
+    pub rest_429: usize,
+    /// Leave this symbol's bar out of this timestamp (a symbol that is late for good).
+    pub missing_at: Option<(usize, String)>,
+}
+
+/// What the server did.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub connections: AtomicU64,
+    pub pongs: AtomicU64,
+    pub rest_requests: AtomicU64,
+    pub rest_429: AtomicU64,
+    pub auth_refused: AtomicU64,
+    pub dropped: AtomicU64,
+    pub frames: AtomicU64,
+}
+
+/// A loopback venue's settings.
+#[derive(Clone)]
+pub struct MarketSpec {
+    pub venue: VenueKind,
+    pub data: Arc<MarketData>,
+    pub interval: Interval,
+    /// Timestamps that are history when the server starts.
+    pub history: usize,
+    /// Publish `speed` intervals per second of real time; `None`: as fast as clients read.
+    pub speed: Option<f64>,
+    /// Publish from the first subscription on (else at once).
+    pub wait_for_client: bool,
+    pub faults: Faults,
+    /// Alpaca: the keys clients must present (`None`: any keys).
+    pub credentials: Option<Credentials>,
+    pub ping_every: Duration,
+}
+
+impl MarketSpec {
+    /// A spec with no faults, 20 s pings, waiting for a client.
+    pub fn new(venue: VenueKind, data: Arc<MarketData>, interval: Interval, history: usize) -> Self {
+        Self {
+            venue,
+            data,
+            interval,
+            history,
+            speed: None,
+            wait_for_client: true,
+            faults: Faults::default(),
+            credentials: None,
+            ping_every: Duration::from_secs(20),
+        }
+    }
+}
+
+struct Shared {
+    spec: MarketSpec,
+    /// Timestamps published so far (history included): REST serves `timestamps[..published]`.
+    published: AtomicUsize,
+    tx: broadcast::Sender<usize>,
+    start: Notify,
+    started: AtomicBool,
+    dropped_once: AtomicBool,
+    stats: Arc<ServerStats>,
+    /// Per symbol: its series index.
+    symbols: HashMap<String, usize>,
+}
+
+/// A running loopback venue; stopped on [`Server::stop`] or drop.
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `listen` (port 0 for any free port) and starts serving.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn start(spec: MarketSpec, listen: SocketAddr) -> std::io::Result<Self> {
+        let n = spec.data.timestamps.len();
+        let history = spec.history.min(n);
+        let (tx, _) = broadcast::channel(n.max(1));
+        let symbols = spec
+            .data
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, ins)| (ins.symbol.clone(), i))
+            .collect();
+        let shared = Arc::new(Shared {
+            published: AtomicUsize::new(history),
+            tx,
+            start: Notify::new(),
+            started: AtomicBool::new(!spec.wait_for_client),
+            dropped_once: AtomicBool::new(false),
+            stats: Arc::new(ServerStats::default()),
+            symbols,
+            spec,
+        });
+        let app = match shared.spec.venue {
+            VenueKind::Binance => Router::new()
+                .route("/stream", get(binance_ws))
+                .route("/api/v3/klines", get(binance_klines)),
+            VenueKind::Alpaca => Router::new()
+                .route("/v2/{feed}", get(alpaca_ws))
+                .route("/v2/stocks/bars", get(alpaca_bars)),
+        }
+        .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let mut stopped2 = stopped.clone();
+        let serve = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        let publisher = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = publish(shared) => {}
+                    _ = stopped2.wait_for(|s| *s) => {}
+                }
+            })
+        };
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            tasks: vec![serve, publisher],
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `ws://ADDR` (Binance: the stream base; Alpaca: add `/v2/iex`).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// Timestamps published so far, history included.
+    pub fn published(&self) -> usize {
+        self.shared.published.load(Ordering::Acquire)
+    }
+    pub fn stats(&self) -> &ServerStats {
+        &self.shared.stats
+    }
+
+    /// Stops serving and waits for the server's tasks (at most 5 s).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(true);
+        }
+        for t in std::mem::take(&mut self.tasks) {
+            t.abort();
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(true);
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the venue's own pace
+async fn publish(shared: Arc<Shared>) {
+    if !shared.started.load(Ordering::Acquire) {
+        shared.start.notified().await;
+    }
+    let n = shared.spec.data.timestamps.len();
+    let pause = shared
+        .spec
+        .speed
+        .filter(|s| *s > 0.0)
+        .map(|s| Duration::from_nanos((shared.spec.interval.nanos as f64 / s).max(0.0) as u64));
+    for k in shared.published.load(Ordering::Acquire)..n {
+        if let Some(p) = pause {
+            tokio::time::sleep(p).await;
+        }
+        shared.published.store(k + 1, Ordering::Release);
+        let _ = shared.tx.send(k);
+        if pause.is_none() {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Shared {
+    fn begin(&self) {
+        if !self.started.swap(true, Ordering::AcqRel) {
+            self.start.notify_one();
+        }
+    }
+
+    /// The bar of series `i` at timestamp index `k`, if it has one (a bar left out by
+    /// [`Faults::missing_at`] does not exist, for the stream and for REST).
+    fn bar(&self, i: usize, k: usize) -> Option<[Decimal; 5]> {
+        if self.missing(i, k) {
+            return None;
+        }
+        let d = &self.spec.data;
+        let s = &d.series[i];
+        let pos = s.step.binary_search(&(k as u32)).ok()?;
+        let b = d.bar(i, pos, 0, 0, 0);
+        Some([b.open, b.high, b.low, b.close, b.volume])
+    }
+
+    fn ts(&self, k: usize) -> UnixNanos {
+        self.spec.data.timestamps[k]
+    }
+
+    fn symbol(&self, i: usize) -> &str {
+        &self.spec.data.instruments[i].symbol
+    }
+
+    fn missing(&self, i: usize, k: usize) -> bool {
+        self.spec
+            .faults
+            .missing_at
+            .as_ref()
+            .is_some_and(|(mk, s)| *mk == k && s == self.symbol(i))
+    }
+
+    fn rest_gate(&self) -> Option<Response> {
+        let n = self.stats.rest_requests.fetch_add(1, Ordering::AcqRel);
+        if (n as usize) < self.spec.faults.rest_429 {
+            self.stats.rest_429.fetch_add(1, Ordering::AcqRel);
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", "1".parse().ok()?);
+            return Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    h,
+                    r#"{"code":-1003,"msg":"Too many requests."}"#,
+                )
+                    .into_response(),
+            );
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------- Binance
+
+fn binance_kline(sh: &Shared, i: usize, k: usize, closed: bool) -> Option<String> {
+    let [o, h, l, c, v] = sh.bar(i, k)?;
+    let close_ms = sh.ts(k) / 1_000_000;
+    let open_ms = close_ms - sh.spec.interval.millis();
+    let sym = sh.symbol(i);
+    // An open kline is a repaint: another close, the range around it.
+    let (c, h, l) = if closed { (c, h, l) } else { (o, h.max(o), l.min(o)) };
+    Some(format!(
+        r#"{{"stream":"{}@kline_{}","data":{{"e":"kline","E":{},"s":"{sym}","k":{{"t":{open_ms},"T":{},"s":"{sym}","i":"{}","f":0,"L":0,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":1,"x":{closed},"q":"0","V":"0","Q":"0","B":"0"}}}}}}"#,
+        sym.to_ascii_lowercase(),
+        sh.spec.interval.name,
+        close_ms,
+        close_ms - 1,
+        sh.spec.interval.name,
+    ))
+}
+
+async fn binance_ws(
+    ws: WebSocketUpgrade,
+    Query(q): Query<HashMap<String, String>>,
+    State(sh): State<Arc<Shared>>,
+) -> Response {
+    let wanted: Vec<usize> = q
+        .get("streams")
+        .map(|s| {
+            s.split('/')
+                .filter_map(|st| {
+                    let (sym, kind) = st.split_once('@')?;
+                    (kind == format!("kline_{}", sh.spec.interval.name))
+                        .then(|| sh.symbols.get(&sym.to_ascii_uppercase()).copied())
+                        .flatten()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ws.on_upgrade(move |socket| async move {
+        stream(socket, sh, wanted, None).await;
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct KlineQuery {
+    symbol: String,
+    interval: String,
+    #[serde(rename = "startTime")]
+    start_time: Option<i64>,
+    #[serde(rename = "endTime")]
+    end_time: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn binance_klines(
+    State(sh): State<Arc<Shared>>,
+    q: Result<Query<KlineQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Some(r) = sh.rest_gate() {
+        return r;
+    }
+    let bad =
+        |code: i32, msg: &str| (StatusCode::BAD_REQUEST, format!(r#"{{"code":{code},"msg":"{msg}"}}"#)).into_response();
+    let Ok(Query(q)) = q else {
+        return bad(-1102, "Mandatory parameter was not sent, was empty/null, or malformed.");
+    };
+    let Some(&i) = sh.symbols.get(&q.symbol) else {
+        return bad(-1121, "Invalid symbol.");
+    };
+    if q.interval != sh.spec.interval.name {
+        return bad(-1120, "Invalid interval.");
+    }
+    let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    let published = sh.published.load(Ordering::Acquire);
+    let iv = sh.spec.interval.millis();
+    let rows: Vec<(i64, String)> = (0..published)
+        .filter_map(|k| {
+            let [o, h, l, c, v] = sh.bar(i, k)?;
+            let close_ms = sh.ts(k) / 1_000_000;
+            let open = close_ms - iv;
+            if q.start_time.is_some_and(|s| open < s) || q.end_time.is_some_and(|e| open > e) {
+                return None;
+            }
+            Some((
+                open,
+                format!(
+                    r#"[{open},"{o}","{h}","{l}","{c}","{v}",{},"0",1,"0","0","0"]"#,
+                    close_ms - 1
+                ),
+            ))
+        })
+        .collect();
+    let picked: Vec<String> = if q.start_time.is_some() {
+        rows.into_iter().take(limit).map(|r| r.1).collect()
+    } else {
+        let skip = rows.len().saturating_sub(limit);
+        rows.into_iter().skip(skip).map(|r| r.1).collect()
+    };
+    (
+        [("content-type", "application/json")],
+        format!("[{}]", picked.join(",")),
+    )
+        .into_response()
+}
+
+// ----------------------------------------------------------------------------------- Alpaca
+
+fn alpaca_bar(sh: &Shared, i: usize, k: usize, kind: &str) -> Option<String> {
+    let [o, h, l, c, v] = sh.bar(i, k)?;
+    let t = crate::live::protocol::rfc3339(sh.ts(k) - sh.spec.interval.nanos);
+    Some(format!(
+        r#"{{"T":"{kind}","S":"{}","o":{},"h":{},"l":{},"c":{},"v":{},"t":"{t}","n":1,"vw":{}}}"#,
+        sh.symbol(i),
+        o.normalize(),
+        h.normalize(),
+        l.normalize(),
+        c.normalize(),
+        v.normalize(),
+        c.normalize()
+    ))
+}
+
+async fn alpaca_ws(ws: WebSocketUpgrade, AxPath(_feed): AxPath<String>, State(sh): State<Arc<Shared>>) -> Response {
+    ws.on_upgrade(move |mut socket| async move {
+        sh.stats.connections.fetch_add(1, Ordering::AcqRel);
+        let send = async |s: &mut WebSocket, t: String| s.send(Message::Text(t.into())).await.is_ok();
+        if !send(&mut socket, r#"[{"T":"success","msg":"connected"}]"#.into()).await {
+            return;
+        }
+        // Authenticate, then subscribe.
+        let mut wanted = Vec::new();
+        let mut authed = false;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
+            let Message::Text(t) = msg else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) else {
+                let _ = send(
+                    &mut socket,
+                    r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#.into(),
+                )
+                .await;
+                continue;
+            };
+            match v.get("action").and_then(|a| a.as_str()) {
+                Some("auth") => {
+                    let ok = sh.spec.credentials.as_ref().is_none_or(|c| {
+                        v["key"].as_str() == Some(c.key_id.as_str()) && v["secret"].as_str() == Some(c.secret.as_str())
+                    });
+                    if ok {
+                        authed = true;
+                        let _ = send(&mut socket, r#"[{"T":"success","msg":"authenticated"}]"#.into()).await;
+                    } else {
+                        sh.stats.auth_refused.fetch_add(1, Ordering::AcqRel);
+                        let _ = send(&mut socket, r#"[{"T":"error","code":402,"msg":"auth failed"}]"#.into()).await;
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
+                Some("subscribe") if authed => {
+                    let names: Vec<String> = v["bars"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    wanted = names.iter().filter_map(|s| sh.symbols.get(s).copied()).collect();
+                    let reply = serde_json::json!([{"T": "subscription", "trades": [], "quotes": [],
+                        "bars": names, "updatedBars": v["updatedBars"], "dailyBars": [], "statuses": [], "lulds": [],
+                        "corrections": [], "cancelErrors": []}]);
+                    let _ = send(&mut socket, reply.to_string()).await;
+                    break;
+                }
+                Some(_) => {
+                    let _ = send(
+                        &mut socket,
+                        r#"[{"T":"error","code":401,"msg":"not authenticated"}]"#.into(),
+                    )
+                    .await;
+                }
+                None => {}
+            }
+        }
+        if !authed {
+            return;
+        }
+        stream(socket, sh, wanted, Some(())).await;
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct BarsQuery {
+    symbols: String,
+    timeframe: String,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<usize>,
+    page_token: Option<String>,
+    sort: Option<String>,
+}
+
+async fn alpaca_bars(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<BarsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Some(r) = sh.rest_gate() {
+        return r;
+    }
+    if let Some(c) = &sh.spec.credentials {
+        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+        if h("APCA-API-KEY-ID").as_deref() != Some(c.key_id.as_str())
+            || h("APCA-API-SECRET-KEY").as_deref() != Some(c.secret.as_str())
+        {
+            sh.stats.auth_refused.fetch_add(1, Ordering::AcqRel);
+            return (StatusCode::FORBIDDEN, r#"{"message":"forbidden."}"#).into_response();
+        }
+    }
+    let bad = |msg: &str| (StatusCode::BAD_REQUEST, format!(r#"{{"message":"{msg}"}}"#)).into_response();
+    let Ok(Query(q)) = q else {
+        return bad("invalid query");
+    };
+    if Some(q.timeframe.clone()) != sh.spec.interval.alpaca_timeframe() {
+        return bad("invalid timeframe");
+    }
+    let parse = |s: &Option<String>| s.as_deref().map(crate::live::protocol::parse_rfc3339);
+    let (start, end) = (parse(&q.start), parse(&q.end));
+    if matches!(start, Some(None)) || matches!(end, Some(None)) {
+        return bad("invalid start or end");
+    }
+    let (start, end) = (start.flatten(), end.flatten());
+    let desc = q.sort.as_deref() == Some("desc");
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let offset: usize = q.page_token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let published = sh.published.load(Ordering::Acquire);
+    let iv = sh.spec.interval.nanos;
+    let mut names: Vec<&str> = q.symbols.split(',').filter(|s| !s.is_empty()).collect();
+    names.sort_unstable();
+    // Bars ordered by symbol, then time (Alpaca's order), from the offset.
+    let mut all: Vec<(String, usize)> = Vec::new();
+    for name in names {
+        let Some(&i) = sh.symbols.get(name) else { continue };
+        let mut ks: Vec<usize> = (0..published)
+            .filter(|&k| {
+                let t = sh.ts(k) - iv;
+                sh.bar(i, k).is_some() && start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
+            })
+            .collect();
+        if desc {
+            ks.reverse();
+        }
+        all.extend(ks.into_iter().map(|k| (name.to_string(), k)));
+    }
+    let page: Vec<&(String, usize)> = all.iter().skip(offset).take(limit).collect();
+    let next = (offset + page.len() < all.len()).then(|| (offset + page.len()).to_string());
+    let mut by_symbol: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, k) in page {
+        let i = sh.symbols[name];
+        let Some(b) = alpaca_bar(&sh, i, *k, "b") else { continue };
+        // REST bars have no "T" and no "S".
+        let b = b.replacen(&format!(r#""T":"b","S":"{name}","#), "", 1);
+        match by_symbol.last_mut() {
+            Some((n, v)) if n == name => v.push(b),
+            _ => by_symbol.push((name.clone(), vec![b])),
+        }
+    }
+    let bars: Vec<String> = by_symbol
+        .iter()
+        .map(|(n, v)| format!(r#""{n}":[{}]"#, v.join(",")))
+        .collect();
+    let token = next.map_or("null".to_string(), |t| format!("\"{t}\""));
+    (
+        [("content-type", "application/json")],
+        format!(r#"{{"bars":{{{}}},"next_page_token":{token}}}"#, bars.join(",")),
+    )
+        .into_response()
+}
+
+// ------------------------------------------------------------------------------- streaming
+
+/// Streams published timestamps to one connection until it closes; pings it.
+async fn stream(mut socket: WebSocket, sh: Arc<Shared>, wanted: Vec<usize>, alpaca: Option<()>) {
+    if alpaca.is_none() {
+        sh.stats.connections.fetch_add(1, Ordering::AcqRel);
+    }
+    let mut rx = sh.tx.subscribe();
+    sh.begin();
+    let first_conn = !sh.dropped_once.load(Ordering::Acquire);
+    let mut sent = 0usize;
+    // The first ping goes out at once, then one every `ping_every`.
+    let mut ping = tokio::time::interval(sh.spec.ping_every);
+    loop {
+        tokio::select! {
+            k = rx.recv() => {
+                let k = match k {
+                    Ok(k) => k,
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let frames = frames_for(&sh, &wanted, k, alpaca.is_some());
+                for f in frames {
+                    sh.stats.frames.fetch_add(1, Ordering::AcqRel);
+                    if socket.send(Message::Text(f.into())).await.is_err() {
+                        return;
+                    }
+                }
+                sent += 1;
+                if first_conn && sh.spec.faults.drop_after == Some(sent) && !sh.dropped_once.swap(true, Ordering::AcqRel) {
+                    sh.stats.dropped.fetch_add(1, Ordering::AcqRel);
+                    // Abruptly: no close frame.
+                    drop(socket);
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Pong(_))) => { sh.stats.pongs.fetch_add(1, Ordering::AcqRel); }
+                Some(Ok(Message::Text(t))) if alpaca.is_none() => {
+                    // SUBSCRIBE / UNSUBSCRIBE requests: acknowledged.
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                        let reply = serde_json::json!({"result": null, "id": v["id"]});
+                        let _ = socket.send(Message::Text(reply.to_string().into())).await;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// The frames of timestamp `k` for one connection, faults included.
+fn frames_for(sh: &Shared, wanted: &[usize], k: usize, alpaca: bool) -> Vec<String> {
+    let f = &sh.spec.faults;
+    let mut out = Vec::new();
+    if f.malformed_at == Some(k) {
+        out.push(if alpaca {
+            r#"[{"T":"b","S":"#.to_string()
+        } else {
+            r#"{"stream":"x","data":{"e":"kli"#.to_string()
+        });
+    }
+    if f.unknown_at == Some(k) {
+        out.push(if alpaca {
+            r#"[{"T":"zz","msg":"new kind"}]"#.to_string()
+        } else {
+            r#"{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}"#.to_string()
+        });
+    }
+    let bars: Vec<usize> = wanted.iter().copied().filter(|&i| !sh.missing(i, k)).collect();
+    let emit = |out: &mut Vec<String>, k: usize, only_first: bool| {
+        let ids: &[usize] = if only_first { &bars[..bars.len().min(1)] } else { &bars };
+        if alpaca {
+            let items: Vec<String> = ids.iter().filter_map(|&i| alpaca_bar(sh, i, k, "b")).collect();
+            if !items.is_empty() {
+                out.push(format!("[{}]", items.join(",")));
+            }
+        } else {
+            for &i in ids {
+                if f.unclosed && !only_first {
+                    out.extend(binance_kline(sh, i, k, false));
+                }
+                out.extend(binance_kline(sh, i, k, true));
+            }
+        }
+    };
+    emit(&mut out, k, false);
+    if f.duplicate_at == Some(k) {
+        emit(&mut out, k, false);
+    }
+    if f.out_of_order_at == Some(k) && k > 0 {
+        emit(&mut out, k - 1, true);
+    }
+    if f.unsubscribed_at == Some(k) {
+        // A symbol of the market the client did not ask for, or an invented one.
+        let other = (0..sh.spec.data.instruments.len()).find(|i| !wanted.contains(i));
+        out.push(match (alpaca, other) {
+            (true, _) => format!(
+                r#"[{{"T":"b","S":"ZZZZ","o":1,"h":1,"l":1,"c":1,"v":1,"t":"{}","n":1,"vw":1}}]"#,
+                crate::live::protocol::rfc3339(sh.ts(k) - sh.spec.interval.nanos)
+            ),
+            (false, Some(i)) => binance_kline(sh, i, k, true).unwrap_or_default(),
+            (false, None) => binance_kline(sh, 0, k, true)
+                .unwrap_or_default()
+                .replace(&format!("\"{}\"", sh.symbol(0)), "\"ZZZZUSDT\""),
+        });
+    }
+    if alpaca && f.correction_at == Some(k) && k > 0 {
+        if let Some(&i) = bars.first() {
+            out.extend(alpaca_bar(sh, i, k - 1, "u").map(|b| format!("[{b}]")));
+        }
+    }
+    out
+}

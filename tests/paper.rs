@@ -1,0 +1,450 @@
+//! Paper trading against the loopback venues: the live pipeline's decisions equal a backtest of
+//! the session's own recording, through faults, a reconnect with backfill, and a kill -9 and
+//! restart. Every wait is bounded; servers bind 127.0.0.1:0 and are stopped (also on failure,
+//! by drop).
+
+use kairos::config::Config;
+use kairos::data::synth::{self, Frequency, SynthSpec};
+use kairos::data::MarketData;
+use kairos::live::journal::Journal;
+use kairos::live::paper::{self, PaperOptions, PaperOutput};
+use kairos::live::{Interval, VenueKind};
+use kairos::loopback::{Faults, MarketSpec, Server};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const HISTORY: usize = 40;
+
+/// A synthetic minute market: `symbols` + SPY, one session (390 minutes), cut to `n` stamps.
+fn market(dir: &Path, symbols: usize, n: usize) -> Arc<MarketData> {
+    let spec = SynthSpec {
+        symbols,
+        days: 1,
+        seed: 11,
+        frequency: Frequency::Minutes(1),
+        ..SynthSpec::default()
+    };
+    synth::write_csv_dir(&spec, dir).expect("synth");
+    // Keep the first n timestamps.
+    for e in std::fs::read_dir(dir).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "csv") {
+            let text = std::fs::read_to_string(&p).expect("read");
+            let kept: Vec<&str> = text.lines().take(n + 1).collect();
+            std::fs::write(&p, kept.join("\n") + "\n").expect("write");
+        }
+    }
+    let opts = kairos::feeds::LoadOptions {
+        time_zone: chrono_tz::America::New_York,
+        benchmark: None,
+        ..Default::default()
+    };
+    Arc::new(kairos::feeds::load(dir, &opts).expect("load"))
+}
+
+fn m1() -> Interval {
+    Interval::parse("1m").expect("1m")
+}
+
+fn config_text(
+    venue: VenueKind,
+    server: &Server,
+    data: &MarketData,
+    journal: &Path,
+    out: &Path,
+    extra: &str,
+) -> String {
+    let symbols: Vec<String> = data.instruments.iter().map(|i| format!("\"{}\"", i.symbol)).collect();
+    let ws = match venue {
+        VenueKind::Binance => server.ws_url(),
+        VenueKind::Alpaca => format!("{}/v2/iex", server.ws_url()),
+    };
+    format!(
+        r#"
+[data]
+benchmark = ""
+time_zone = "America/New_York"
+[broker]
+commission_bps = 1
+[portfolio]
+initial_cash = 100000
+[strategy]
+name = "sma_cross"
+params = {{ fast = 3, slow = 8 }}
+[output]
+dir = "{}"
+[live]
+venue = "{}"
+symbols = [{}]
+interval = "1m"
+ws_url = "{ws}"
+rest_url = "{}"
+warmup_bars = {HISTORY}
+grace_ms = 3000
+journal = "{}"
+backoff_ms = 20
+max_backoff_ms = 200
+{extra}
+"#,
+        out.display(),
+        venue.as_str(),
+        symbols.join(","),
+        server.rest_url(),
+        journal.display()
+    )
+}
+
+async fn session(cfg: &Config, max_bars: u64) -> PaperOutput {
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let opts = PaperOptions {
+        max_bars: Some(max_bars),
+        status: false,
+        record_latency: false,
+    };
+    tokio::time::timeout(Duration::from_secs(60), paper::run(cfg, opts, shutdown))
+        .await
+        .expect("the session ended within 60 s")
+        .expect("session")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Exports the journal, backtests the recording with the same configuration, and checks that
+/// orders, fills, every order event and the equity curve are byte-identical (on a thread of its
+/// own: a backtest runs its own runtime).
+fn backtest_equals_session(cfg: &Config, journal: &Path, dir: &Path) {
+    let (cfg, journal, dir) = (cfg.clone(), journal.to_path_buf(), dir.to_path_buf());
+    std::thread::spawn(move || backtest_equals(&cfg, &journal, &dir))
+        .join()
+        .expect("the comparison passed");
+}
+
+fn backtest_equals(cfg: &Config, journal: &Path, dir: &Path) {
+    let rec = dir.join("recording.csv");
+    let j = Journal::open(journal, false).expect("journal");
+    assert!(j.export(&rec).expect("export") > 0);
+    let mut bt = cfg.clone();
+    bt.data.path = rec;
+    bt.output.dir = dir.join("backtest");
+    bt.engine.progress = false;
+    kairos::backtest::run(&bt).expect("backtest of the recording");
+    for f in ["fills.csv", "events.jsonl", "equity.csv"] {
+        let (a, b) = (read(&cfg.output.dir.join(f)), read(&bt.output.dir.join(f)));
+        assert!(a.lines().count() > 1, "{f} has rows");
+        let diff = a.lines().zip(b.lines()).enumerate().find(|(_, (x, y))| x != y);
+        assert!(
+            a == b,
+            "{f}: the paper session and the backtest of its recording differ ({} vs {} lines); first difference: {diff:?}",
+            a.lines().count(),
+            b.lines().count()
+        );
+    }
+    assert!(read(&bt.output.dir.join("events.jsonl")).contains("\"submitted\""));
+}
+
+/// The journal's timestamps: strictly increasing, and exactly the market's.
+fn journal_timestamps(journal: &Path) -> Vec<i64> {
+    let steps = Journal::open(journal, false).expect("journal").steps().expect("steps");
+    steps.iter().map(|s| s.ts).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_session_through_faults_equals_a_backtest_of_its_recording() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 3, 160);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    spec.ping_every = Duration::from_millis(20);
+    spec.faults = Faults {
+        malformed_at: Some(50),
+        unknown_at: Some(55),
+        unsubscribed_at: Some(60),
+        duplicate_at: Some(65),
+        out_of_order_at: Some(70),
+        unclosed: true,
+        rest_429: 1,
+        ..Faults::default()
+    };
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    // Only SYN001..SYN003: SPY is left unsubscribed, so its bars are the "unsubscribed" ones.
+    let mut text = config_text(VenueKind::Binance, &server, &data, &journal, &out, "");
+    text = text.replace("\"SPY\",", "").replace(",\"SPY\"", "");
+    let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");
+    let live = (data.timestamps.len() - HISTORY) as u64;
+    let res = session(&cfg, live).await;
+    let c = &res.counters;
+    assert_eq!(c.warmup_timestamps, HISTORY as u64);
+    assert_eq!(c.live_timestamps, live);
+    assert_eq!(c.malformed_messages, 1, "{c:?}");
+    assert_eq!(c.unknown_messages, 1, "{c:?}");
+    assert_eq!(c.unsubscribed_bars, 1, "{c:?}");
+    assert!(
+        c.duplicate_bars >= 4,
+        "3 repeated bars and 1 old bar out of order: {c:?}"
+    );
+    assert!(c.unclosed_klines >= 3 * live, "an open push before every kline: {c:?}");
+    assert_eq!(c.rate_limited, 1, "{c:?}");
+    assert_eq!(c.missing_bars, 0, "{c:?}");
+    assert!(
+        server.stats().pongs.load(std::sync::atomic::Ordering::Acquire) > 0,
+        "pings answered: {:?} {c:?}",
+        server.stats()
+    );
+    let ts = journal_timestamps(&journal);
+    assert_eq!(ts, data.timestamps, "every timestamp once, none lost");
+    server.stop().await;
+    backtest_equals_session(&cfg, &journal, dir.path());
+    let summary: serde_json::Value = serde_json::from_str(&read(&out.join("summary.json"))).expect("json");
+    assert_eq!(summary["live"]["counters"]["live_timestamps"], live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_reconnects_and_backfills_the_gap() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 3, 200);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    spec.faults.drop_after = Some(25);
+    // Paced, so that bars are published while the client is away.
+    spec.speed = Some(60.0 * 400.0);
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    let cfg = Config::parse(
+        &config_text(VenueKind::Binance, &server, &data, &journal, &out, ""),
+        Path::new("paper.toml"),
+    )
+    .expect("config");
+    let live = (data.timestamps.len() - HISTORY) as u64;
+    let res = session(&cfg, live).await;
+    let c = &res.counters;
+    assert_eq!(server.stats().dropped.load(std::sync::atomic::Ordering::Acquire), 1);
+    assert!(c.reconnects >= 1, "{c:?}");
+    assert!(c.backfilled_bars > 0, "the gap came over REST: {c:?}");
+    assert_eq!(c.late_bars, 0, "{c:?}");
+    assert_eq!(journal_timestamps(&journal), data.timestamps, "no bar lost, none twice");
+    server.stop().await;
+    backtest_equals_session(&cfg, &journal, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpaca_session_with_keys_corrections_and_a_missing_bar() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 3, 150);
+    let secret = "s3cr3t-never-written-anywhere";
+    // Every test of this file that sets these variables sets the same values.
+    std::env::set_var("APCA_API_KEY_ID", "test-key");
+    std::env::set_var("APCA_API_SECRET_KEY", secret);
+    let mut spec = MarketSpec::new(VenueKind::Alpaca, data.clone(), m1(), HISTORY);
+    spec.credentials = kairos::live::Credentials::alpaca_from_env();
+    spec.faults = Faults {
+        correction_at: Some(60),
+        missing_at: Some((80, data.instruments[1].symbol.clone())),
+        malformed_at: Some(90),
+        unknown_at: Some(91),
+        rest_429: 1,
+        ..Faults::default()
+    };
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    let cfg = Config::parse(
+        &config_text(VenueKind::Alpaca, &server, &data, &journal, &out, ""),
+        Path::new("paper.toml"),
+    )
+    .expect("config");
+    let live = (data.timestamps.len() - HISTORY) as u64;
+    let res = session(&cfg, live).await;
+    let c = &res.counters;
+    assert_eq!(c.corrections, 1, "{c:?}");
+    assert_eq!(c.missing_bars, 1, "{c:?}");
+    assert_eq!((c.malformed_messages, c.unknown_messages), (1, 1), "{c:?}");
+    assert_eq!(c.rate_limited, 1, "{c:?}");
+    assert_eq!(Journal::open(&journal, false).expect("j").corrections().expect("n"), 1);
+    server.stop().await;
+    backtest_equals_session(&cfg, &journal, dir.path());
+    // The secret is in no file the session wrote.
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).expect("read");
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} holds the secret",
+            f.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_authentication_ends_the_session_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 2, 60);
+    std::env::set_var("APCA_API_KEY_ID", "test-key");
+    std::env::set_var("APCA_API_SECRET_KEY", "s3cr3t-never-written-anywhere");
+    let mut spec = MarketSpec::new(VenueKind::Alpaca, data.clone(), m1(), HISTORY);
+    spec.credentials = Some(kairos::live::Credentials {
+        key_id: "another-key".into(),
+        secret: "another-secret".into(),
+    });
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let cfg = Config::parse(
+        &config_text(
+            VenueKind::Alpaca,
+            &server,
+            &data,
+            &dir.path().join("j.sqlite"),
+            &dir.path().join("out"),
+            "",
+        ),
+        Path::new("paper.toml"),
+    )
+    .expect("config");
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        paper::run(&cfg, PaperOptions::default(), shutdown),
+    )
+    .await
+    .expect("ends within 30 s")
+    .expect_err("refused");
+    let msg = err.to_string();
+    assert!(msg.contains("refused authentication"), "{msg}");
+    assert!(!msg.contains("s3cr3t"), "{msg}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_the_session_cleanly_with_outputs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 2, 300);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    spec.speed = Some(60.0 * 200.0);
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    let cfg = Config::parse(
+        &config_text(VenueKind::Binance, &server, &data, &journal, &out, ""),
+        Path::new("paper.toml"),
+    )
+    .expect("config");
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn({
+        let cfg = cfg.clone();
+        async move { paper::run(&cfg, PaperOptions::default(), shutdown).await }
+    });
+    // Stop once some live timestamps are journaled.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while journal_len(&journal) < HISTORY + 10 {
+        assert!(tokio::time::Instant::now() < deadline, "no live bars within 30 s");
+        tokio::time::timeout(Duration::from_millis(20), std::future::pending::<()>())
+            .await
+            .ok();
+    }
+    stop.send(true).expect("stop");
+    let res = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("ends within 30 s")
+        .expect("join")
+        .expect("clean end");
+    assert!(res.counters.live_timestamps >= 10);
+    let equity_rows = read(&out.join("equity.csv")).lines().count() - 1;
+    assert_eq!(
+        equity_rows as u64,
+        res.counters.live_timestamps + res.counters.warmup_timestamps
+    );
+    assert!(out.join("summary.json").exists());
+    server.stop().await;
+}
+
+fn journal_len(path: &Path) -> usize {
+    if !path.exists() {
+        return 0;
+    }
+    Journal::open(path, false)
+        .and_then(|j| j.steps())
+        .map_or(0, |s| s.len())
+}
+
+/// kill -9 in the middle of a session (the binary, in its own process), then a restart with the
+/// same journal: no bar lost or taken twice, no order journaled twice, and the restarted
+/// session's outputs equal a backtest of its recording. SIGTERM ends a second run cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 3, 300);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    spec.speed = Some(60.0 * 100.0);
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    let text = config_text(VenueKind::Binance, &server, &data, &journal, &out, "");
+    let cfg_path = dir.path().join("paper.toml");
+    std::fs::write(&cfg_path, &text).expect("write config");
+    let live = (data.timestamps.len() - HISTORY) as u64;
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+            .args(["paper", "--quiet", "--config"])
+            .arg(&cfg_path)
+            .args(["--max-bars", &live.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn kairos paper")
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(spawn());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while journal_len(&journal) < HISTORY + 30 {
+        assert!(std::time::Instant::now() < deadline, "no live bars within 60 s");
+        tokio::time::timeout(Duration::from_millis(20), std::future::pending::<()>())
+            .await
+            .ok();
+    }
+    child.0.kill().expect("kill -9");
+    child.0.wait().expect("reaped");
+    let before = journal_len(&journal);
+    assert!(before < data.timestamps.len(), "killed mid-session");
+    let orders_before = Journal::open(&journal, false).expect("j").order_count().expect("n");
+    // Restart in this process, same journal: replay, backfill, continue to the end.
+    let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");
+    let res = session(&cfg, live).await;
+    assert_eq!(res.counters.replayed_timestamps as usize, before);
+    assert_eq!(journal_timestamps(&journal), data.timestamps, "no bar lost, none twice");
+    let j = Journal::open(&journal, false).expect("j");
+    assert!(j.order_count().expect("n") >= orders_before);
+    server.stop().await;
+    backtest_equals_session(&cfg, &journal, dir.path());
+}
