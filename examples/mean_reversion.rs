@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         out_dir: tmp.join("out"),
         event_log: true,
         progress: false,
+        status: None,
     };
     let out = run_blocking(setup, 2)?;
     println!("{}", serde_json::to_string_pretty(&out.summary)?);

@@ -64,6 +64,9 @@ pub struct PaperOutput {
     pub latencies: Vec<i64>,
 }
 
+/// Bar-to-order latencies as they are measured: (the decision's time, nanoseconds).
+pub type Latencies = Arc<Mutex<Vec<(UnixNanos, i64)>>>;
+
 /// The broker simulator behind the journal: each order is journaled (its deterministic client
 /// order id `SESSION-N`) before the simulator sees it, each event after. When a journal is
 /// replayed, the orders and events the replay produces must be the journaled ones: they are
@@ -75,7 +78,7 @@ pub struct JournaledVenue {
     /// Events journaled before this start, checked one by one as the replay produces them.
     journaled: Vec<String>,
     checked: usize,
-    latencies: Option<Arc<Mutex<Vec<(UnixNanos, i64)>>>>,
+    latencies: Option<Latencies>,
 }
 
 impl JournaledVenue {
@@ -85,7 +88,7 @@ impl JournaledVenue {
         inner: Box<dyn ExecutionVenue>,
         journal: Arc<Mutex<Journal>>,
         session: String,
-        latencies: Option<Arc<Mutex<Vec<(UnixNanos, i64)>>>>,
+        latencies: Option<Latencies>,
     ) -> Result<Self, JournalError> {
         let journaled = lock(&journal).events()?;
         Ok(Self {
@@ -162,12 +165,12 @@ impl ExecutionVenue for JournaledVenue {
             .map_err(|e| VenueError(e.to_string()))?;
         let start = out.len();
         self.inner.submit(orders, ts, bars, out)?;
-        self.record(&out[start..].to_vec())
+        self.record(&out[start..])
     }
     fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         let start = out.len();
         self.inner.on_bars(bars, out)?;
-        self.record(&out[start..].to_vec())
+        self.record(&out[start..])
     }
     fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         // The end of a session is not an event of the market: orders still working are
