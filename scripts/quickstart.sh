@@ -18,6 +18,8 @@ if [ -n "${KAIROS_QUICK_DIR:-}" ]; then
   OUT="$KAIROS_QUICK_DIR/demo"
 fi
 bash scripts/setup_libtorch.sh
+# The venues' official SDKs, which the tests run as clients of the loopback venues.
+bash scripts/setup_sdk.sh
 cargo build --bin kairos
 cargo run --quiet --bin kairos -- data synth --out "$DATA" --symbols "$SYMBOLS" --days "$DAYS" --seed 42
 cargo run --quiet --bin kairos -- backtest --config config/demo.toml --data "$DATA" --out "$OUT"

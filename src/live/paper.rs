@@ -152,9 +152,11 @@ impl ExecutionVenue for JournaledVenue {
                 let text = serde_json::to_string(req).map_err(|e| VenueError(e.to_string()))?;
                 match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
                     Some(j) if j == text => {}
-                    Some(j) => return Err(VenueError(format!(
+                    Some(j) => {
+                        return Err(VenueError(format!(
                         "order {cid}: the replay decided {text}, the journal has {j}: the session is not reproducible"
-                    ))),
+                    )))
+                    }
                     None => new.push((cid, id.0, ts, text)),
                 }
             }

@@ -325,6 +325,17 @@ fn binance_kline(sh: &Shared, i: usize, k: usize, closed: bool) -> Option<String
     ))
 }
 
+impl Shared {
+    /// The series of a kline stream name (`btcusdt@kline_1m`) of this venue's interval.
+    fn kline_stream(&self, name: &str) -> Option<usize> {
+        let (sym, kind) = name.split_once('@')?;
+        if kind != format!("kline_{}", self.spec.interval.name) {
+            return None;
+        }
+        self.symbols.get(&sym.to_ascii_uppercase()).copied()
+    }
+}
+
 async fn binance_ws(
     ws: WebSocketUpgrade,
     Query(q): Query<HashMap<String, String>>,
@@ -332,19 +343,10 @@ async fn binance_ws(
 ) -> Response {
     let wanted: Vec<usize> = q
         .get("streams")
-        .map(|s| {
-            s.split('/')
-                .filter_map(|st| {
-                    let (sym, kind) = st.split_once('@')?;
-                    (kind == format!("kline_{}", sh.spec.interval.name))
-                        .then(|| sh.symbols.get(&sym.to_ascii_uppercase()).copied())
-                        .flatten()
-                })
-                .collect()
-        })
+        .map(|s| s.split('/').filter_map(|st| sh.kline_stream(st)).collect())
         .unwrap_or_default();
     ws.on_upgrade(move |socket| async move {
-        stream(socket, sh, wanted, None).await;
+        stream(socket, sh, wanted, Wire::BinanceJson).await;
     })
 }
 
@@ -427,10 +429,25 @@ fn alpaca_bar(sh: &Shared, i: usize, k: usize, kind: &str) -> Option<String> {
     ))
 }
 
-async fn alpaca_ws(ws: WebSocketUpgrade, AxPath(_feed): AxPath<String>, State(sh): State<Arc<Shared>>) -> Response {
+async fn alpaca_ws(
+    ws: WebSocketUpgrade,
+    AxPath(_feed): AxPath<String>,
+    headers: HeaderMap,
+    State(sh): State<Arc<Shared>>,
+) -> Response {
+    // Alpaca answers in MessagePack to clients that ask for it (the official SDK does).
+    let wire = if headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("msgpack"))
+    {
+        Wire::AlpacaMsgpack
+    } else {
+        Wire::AlpacaJson
+    };
     ws.on_upgrade(move |mut socket| async move {
         sh.stats.connections.fetch_add(1, Ordering::AcqRel);
-        let send = async |s: &mut WebSocket, t: String| s.send(Message::Text(t.into())).await.is_ok();
+        let send = async |s: &mut WebSocket, t: String| s.send(wire.frame(t)).await.is_ok();
         if !send(&mut socket, r#"[{"T":"success","msg":"connected"}]"#.into()).await {
             return;
         }
@@ -438,8 +455,12 @@ async fn alpaca_ws(ws: WebSocketUpgrade, AxPath(_feed): AxPath<String>, State(sh
         let mut wanted = Vec::new();
         let mut authed = false;
         while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
-            let Message::Text(t) = msg else { continue };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) else {
+            let v = match msg {
+                Message::Text(t) => serde_json::from_str::<serde_json::Value>(&t).ok(),
+                Message::Binary(b) => msgpack_to_json(&b),
+                _ => continue,
+            };
+            let Some(v) = v else {
                 let _ = send(
                     &mut socket,
                     r#"[{"T":"error","code":400,"msg":"invalid syntax"}]"#.into(),
@@ -487,7 +508,7 @@ async fn alpaca_ws(ws: WebSocketUpgrade, AxPath(_feed): AxPath<String>, State(sh
         if !authed {
             return;
         }
-        stream(socket, sh, wanted, Some(())).await;
+        stream(socket, sh, wanted, wire).await;
     })
 }
 
@@ -581,13 +602,98 @@ async fn alpaca_bars(
 
 // ------------------------------------------------------------------------------- streaming
 
-/// Streams published timestamps to one connection until it closes; pings it.
-async fn stream(mut socket: WebSocket, sh: Arc<Shared>, wanted: Vec<usize>, alpaca: Option<()>) {
+/// How a connection's frames are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    BinanceJson,
+    AlpacaJson,
+    AlpacaMsgpack,
+}
+
+impl Wire {
+    fn alpaca(self) -> bool {
+        self != Wire::BinanceJson
+    }
+    /// A frame of JSON text, as this connection wants it. A text that is not JSON (the
+    /// malformed-message fault) goes out as it is.
+    fn frame(self, text: String) -> Message {
+        if self == Wire::AlpacaMsgpack {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                let mut buf = Vec::new();
+                if rmpv::encode::write_value(&mut buf, &json_to_msgpack(&v, None)).is_ok() {
+                    return Message::Binary(buf.into());
+                }
+            }
+            return Message::Binary(text.into_bytes().into());
+        }
+        Message::Text(text.into())
+    }
+}
+
+/// JSON to MessagePack as Alpaca writes it: an RFC 3339 `t` is a timestamp (extension -1).
+fn json_to_msgpack(v: &serde_json::Value, key: Option<&str>) -> rmpv::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => rmpv::Value::Nil,
+        J::Bool(b) => rmpv::Value::Boolean(*b),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => rmpv::Value::from(i),
+            (None, Some(f)) => rmpv::Value::F64(f),
+            _ => rmpv::Value::Nil,
+        },
+        J::String(s) => match (key, crate::live::protocol::parse_rfc3339(s)) {
+            (Some("t"), Some(ns)) => {
+                let (secs, nanos) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32);
+                let mut b = nanos.to_be_bytes().to_vec();
+                b.extend_from_slice(&secs.to_be_bytes());
+                rmpv::Value::Ext(-1, b)
+            }
+            _ => rmpv::Value::from(s.as_str()),
+        },
+        J::Array(a) => rmpv::Value::Array(a.iter().map(|x| json_to_msgpack(x, None)).collect()),
+        J::Object(m) => rmpv::Value::Map(
+            m.iter()
+                .map(|(k, x)| (rmpv::Value::from(k.as_str()), json_to_msgpack(x, Some(k))))
+                .collect(),
+        ),
+    }
+}
+
+/// A client's MessagePack message (maps, arrays, strings, numbers) as JSON.
+fn msgpack_to_json(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn conv(v: &rmpv::Value) -> serde_json::Value {
+        use serde_json::Value as J;
+        match v {
+            rmpv::Value::Nil => J::Null,
+            rmpv::Value::Boolean(b) => J::Bool(*b),
+            rmpv::Value::Integer(i) => i.as_i64().map_or(J::Null, J::from),
+            rmpv::Value::F32(f) => J::from(f64::from(*f)),
+            rmpv::Value::F64(f) => J::from(*f),
+            rmpv::Value::String(s) => J::from(s.as_str().unwrap_or_default()),
+            rmpv::Value::Array(a) => J::Array(a.iter().map(conv).collect()),
+            rmpv::Value::Map(m) => J::Object(
+                m.iter()
+                    .filter_map(|(k, x)| Some((k.as_str()?.to_string(), conv(x))))
+                    .collect(),
+            ),
+            _ => J::Null,
+        }
+    }
+    let v = rmpv::decode::read_value(&mut &bytes[..]).ok()?;
+    Some(conv(&v))
+}
+
+/// Streams published timestamps to one connection until it closes; pings it. Binance clients
+/// may subscribe and unsubscribe on the open connection.
+async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, wire: Wire) {
+    let alpaca = wire.alpaca().then_some(());
     if alpaca.is_none() {
         sh.stats.connections.fetch_add(1, Ordering::AcqRel);
     }
     let mut rx = sh.tx.subscribe();
-    sh.begin();
+    if !wanted.is_empty() {
+        sh.begin();
+    }
     let first_conn = !sh.dropped_once.load(Ordering::Acquire);
     let mut sent = 0usize;
     // The first ping goes out at once, then one every `ping_every`.
@@ -602,7 +708,7 @@ async fn stream(mut socket: WebSocket, sh: Arc<Shared>, wanted: Vec<usize>, alpa
                 let frames = frames_for(&sh, &wanted, k, alpaca.is_some());
                 for f in frames {
                     sh.stats.frames.fetch_add(1, Ordering::AcqRel);
-                    if socket.send(Message::Text(f.into())).await.is_err() {
+                    if socket.send(wire.frame(f)).await.is_err() {
                         return;
                     }
                 }
@@ -622,8 +728,21 @@ async fn stream(mut socket: WebSocket, sh: Arc<Shared>, wanted: Vec<usize>, alpa
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Pong(_))) => { sh.stats.pongs.fetch_add(1, Ordering::AcqRel); }
                 Some(Ok(Message::Text(t))) if alpaca.is_none() => {
-                    // SUBSCRIBE / UNSUBSCRIBE requests: acknowledged.
+                    // SUBSCRIBE / UNSUBSCRIBE {"method", "params": [streams], "id"}.
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                        let streams: Vec<usize> = v["params"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|x| x.as_str().and_then(|n| sh.kline_stream(n))).collect())
+                            .unwrap_or_default();
+                        match v["method"].as_str() {
+                            Some("SUBSCRIBE") => {
+                                wanted.extend(streams.iter().filter(|i| !wanted.contains(i)).copied().collect::<Vec<_>>());
+                                wanted.sort_unstable();
+                                sh.begin();
+                            }
+                            Some("UNSUBSCRIBE") => wanted.retain(|i| !streams.contains(i)),
+                            _ => {}
+                        }
                         let reply = serde_json::json!({"result": null, "id": v["id"]});
                         let _ = socket.send(Message::Text(reply.to_string().into())).await;
                     }

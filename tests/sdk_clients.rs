@@ -1,0 +1,192 @@
+//! The venues' official SDKs (alpaca-py, binance-sdk-spot; installed by
+//! `scripts/setup_sdk.sh`) as real clients of the loopback venues: an implementation that is
+//! not ours reads the REST history and the streams, and what it reads must be the market the
+//! venue serves. Set `KAIROS_SKIP_SDK=1` to skip these tests on a machine without the SDKs.
+
+use kairos::data::synth::{self, Frequency, SynthSpec};
+use kairos::data::MarketData;
+use kairos::live::{Credentials, Interval, VenueKind};
+use kairos::loopback::{MarketSpec, Server};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const HISTORY: usize = 30;
+
+fn python() -> Option<PathBuf> {
+    if std::env::var("KAIROS_SKIP_SDK").is_ok_and(|v| v == "1") {
+        eprintln!("KAIROS_SKIP_SDK=1: the SDK checks are skipped");
+        return None;
+    }
+    let venv = std::env::var("KAIROS_SDK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kairos/sdk-venv"));
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "the venue SDKs are not installed in {}: run scripts/setup_sdk.sh (or set KAIROS_SKIP_SDK=1)",
+        venv.display()
+    );
+    Some(py)
+}
+
+fn market(dir: &Path) -> Arc<MarketData> {
+    let spec = SynthSpec {
+        symbols: 2,
+        days: 1,
+        seed: 5,
+        frequency: Frequency::Minutes(1),
+        ..SynthSpec::default()
+    };
+    synth::write_csv_dir(&spec, dir).expect("synth");
+    let opts = kairos::feeds::LoadOptions {
+        time_zone: chrono_tz::America::New_York,
+        benchmark: None,
+        ..Default::default()
+    };
+    Arc::new(kairos::feeds::load(dir, &opts).expect("load"))
+}
+
+/// Runs the SDK script (at most 90 s) and parses what it printed.
+async fn run_sdk(py: &Path, args: &[String]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/venue_clients.py");
+    let child = tokio::process::Command::new(py)
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), child)
+        .await
+        .expect("the SDK client ended within 90 s")
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "SDK client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json from the SDK client")
+}
+
+fn dec(v: &serde_json::Value) -> kairos::types::Decimal {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    kairos::types::Decimal::from_str(&text).expect("a number")
+}
+
+/// The bar of `symbol` closing at `ts` (nanoseconds): (open, high, low, close, volume).
+fn bar_at(data: &MarketData, symbol: &str, ts: i64) -> [kairos::types::Decimal; 5] {
+    let i = data
+        .instruments
+        .iter()
+        .position(|x| x.symbol == symbol)
+        .expect("symbol");
+    let k = data.timestamps.binary_search(&ts).expect("a timestamp of the market");
+    let pos = data.series[i].step.binary_search(&(k as u32)).expect("a bar");
+    let b = data.bar(i, pos, ts, ts, 0);
+    [b.open, b.high, b.low, b.close, b.volume]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpaca_py_reads_the_loopback_venue() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(dir.path());
+    let m1 = Interval::parse("1m").expect("1m");
+    let mut spec = MarketSpec::new(VenueKind::Alpaca, data.clone(), m1, HISTORY);
+    spec.credentials = Some(Credentials {
+        key_id: "sdk-key".into(),
+        secret: "sdk-secret".into(),
+    });
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let symbols: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();
+    let n = 3 * symbols.len();
+    let out = run_sdk(
+        &py,
+        &[
+            "alpaca".into(),
+            server.rest_url(),
+            format!("{}/v2/iex", server.ws_url()),
+            "sdk-key".into(),
+            "sdk-secret".into(),
+            symbols.join(","),
+            n.to_string(),
+        ],
+    )
+    .await;
+    // REST: every history bar of every symbol, equal to the market (t is the bar's start).
+    for s in &symbols {
+        let rows = out["rest"][s].as_array().expect("rows");
+        assert_eq!(rows.len(), HISTORY, "{s}: the history, through alpaca-py's pagination");
+        for r in rows {
+            let start = kairos::live::protocol::parse_rfc3339(r[0].as_str().expect("t")).expect("rfc3339");
+            let want = bar_at(&data, s, start + m1.nanos);
+            let got = [dec(&r[1]), dec(&r[2]), dec(&r[3]), dec(&r[4]), dec(&r[5])];
+            assert_eq!(got, want, "{s} at {}", r[0]);
+        }
+    }
+    // Stream (MessagePack, as alpaca-py asks for it): bars published after the history.
+    let stream = out["stream"].as_array().expect("stream");
+    assert!(stream.len() >= n, "{stream:?}");
+    for r in stream {
+        let s = r[0].as_str().expect("symbol");
+        let start = kairos::live::protocol::parse_rfc3339(r[1].as_str().expect("t")).expect("t");
+        let close = bar_at(&data, s, start + m1.nanos)[3];
+        assert_eq!(dec(&r[2]), close, "{r:?}");
+        assert!(
+            start + m1.nanos > data.timestamps[HISTORY - 1],
+            "streamed after the history"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_sdk_reads_the_loopback_venue() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(dir.path());
+    let m1 = Interval::parse("1m").expect("1m");
+    let server = Server::start(
+        MarketSpec::new(VenueKind::Binance, data.clone(), m1, HISTORY),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("server");
+    let symbols: Vec<String> = data.instruments.iter().map(|i| i.symbol.clone()).collect();
+    let n = 3 * symbols.len();
+    let out = run_sdk(
+        &py,
+        &[
+            "binance".into(),
+            server.rest_url(),
+            server.ws_url(),
+            symbols.join(","),
+            n.to_string(),
+        ],
+    )
+    .await;
+    for s in &symbols {
+        let rows = out["rest"][s].as_array().expect("rows");
+        assert!(rows.len() >= HISTORY, "{s}: {} klines", rows.len());
+        for r in rows {
+            let close_ms = r[6].as_i64().expect("close time");
+            assert_eq!(r[0].as_i64().expect("open time"), close_ms + 1 - m1.millis());
+            let want = bar_at(&data, s, (close_ms + 1) * 1_000_000);
+            let got = [dec(&r[1]), dec(&r[2]), dec(&r[3]), dec(&r[4]), dec(&r[5])];
+            assert_eq!(got, want, "{s} at {close_ms}");
+        }
+    }
+    let stream = out["stream"].as_array().expect("stream");
+    assert!(stream.len() >= n, "{stream:?}");
+    for r in stream {
+        let s = r[0].as_str().expect("symbol");
+        let close_ms = r[1].as_i64().expect("T");
+        assert_eq!(dec(&r[2]), bar_at(&data, s, (close_ms + 1) * 1_000_000)[3], "{r:?}");
+    }
+    server.stop().await;
+}
