@@ -426,13 +426,19 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
         }
     }
     let mut child = Kill(spawn());
+    // Kill it while an order is journaled (submitted) and not yet filled.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while journal_len(&journal) < HISTORY + 30 {
-        assert!(std::time::Instant::now() < deadline, "no live bars within 60 s");
-        tokio::time::timeout(Duration::from_millis(20), std::future::pending::<()>())
+    let pending = loop {
+        if journal_len(&journal) >= HISTORY + 20 {
+            if let Some(id) = unfilled_order(&journal) {
+                break id;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no order in flight within 60 s");
+        tokio::time::timeout(Duration::from_millis(2), std::future::pending::<()>())
             .await
             .ok();
-    }
+    };
     child.0.kill().expect("kill -9");
     child.0.wait().expect("reaped");
     let before = journal_len(&journal);
@@ -445,6 +451,32 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     assert_eq!(journal_timestamps(&journal), data.timestamps, "no bar lost, none twice");
     let j = Journal::open(&journal, false).expect("j");
     assert!(j.order_count().expect("n") >= orders_before);
+    // The order that was in flight at the kill: journaled once, submitted once, filled once.
+    let seq: u64 = pending
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("SESSION-N");
+    let events = read(&out.join("events.jsonl"));
+    let of = |kind: &str| {
+        events
+            .lines()
+            .filter(|l| l.contains(&format!("\"event\":\"{kind}\",\"order_id\":{seq},")))
+            .count()
+    };
+    assert_eq!((of("submitted"), of("filled")), (1, 1), "order {pending}");
     server.stop().await;
     backtest_equals_session(&cfg, &journal, dir.path());
+}
+
+/// The newest journaled order without a journaled fill, if any.
+fn unfilled_order(journal: &Path) -> Option<String> {
+    let conn = rusqlite::Connection::open(journal).ok()?;
+    conn.query_row(
+        "SELECT client_order_id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_events e \
+         WHERE e.order_id = o.client_order_id AND e.event LIKE '%\"filled\"%') ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
 }
