@@ -157,14 +157,18 @@ async fn binance_session_through_faults_equals_a_backtest_of_its_recording() {
     let data = market(&dir.path().join("m"), 3, 160);
     let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
     spec.ping_every = Duration::from_millis(20);
+    // Paced (100 timestamps a second), so that the faults, well after the stream starts, come
+    // on the stream rather than through the first backfill.
+    spec.speed = Some(60.0 * 100.0);
     spec.faults = Faults {
-        malformed_at: Some(50),
-        unknown_at: Some(55),
-        unsubscribed_at: Some(60),
-        duplicate_at: Some(65),
-        out_of_order_at: Some(70),
+        malformed_at: Some(90),
+        unknown_at: Some(95),
+        unsubscribed_at: Some(100),
+        duplicate_at: Some(105),
+        out_of_order_at: Some(110),
         unclosed: true,
         rest_429: 1,
+        rest_418: 1,
         ..Faults::default()
     };
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
@@ -189,7 +193,7 @@ async fn binance_session_through_faults_equals_a_backtest_of_its_recording() {
         "3 repeated bars and 1 old bar out of order: {c:?}"
     );
     assert!(c.unclosed_klines >= 3 * live, "an open push before every kline: {c:?}");
-    assert_eq!(c.rate_limited, 1, "{c:?}");
+    assert_eq!(c.rate_limited, 2, "a 429 and a 418, each waited out: {c:?}");
     assert_eq!(c.missing_bars, 0, "{c:?}");
     assert!(
         server.stats().pongs.load(std::sync::atomic::Ordering::Acquire) > 0,
@@ -211,7 +215,7 @@ async fn a_dropped_connection_reconnects_and_backfills_the_gap() {
     let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
     spec.faults.drop_after = Some(25);
     // Paced, so that bars are published while the client is away.
-    spec.speed = Some(60.0 * 400.0);
+    spec.speed = Some(60.0 * 200.0);
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server");
@@ -244,8 +248,9 @@ async fn alpaca_session_with_keys_corrections_and_a_missing_bar() {
     std::env::set_var("APCA_API_SECRET_KEY", secret);
     let mut spec = MarketSpec::new(VenueKind::Alpaca, data.clone(), m1(), HISTORY);
     spec.credentials = kairos::live::Credentials::alpaca_from_env();
+    spec.speed = Some(60.0 * 100.0);
     spec.faults = Faults {
-        correction_at: Some(60),
+        correction_at: Some(100),
         missing_at: Some((80, data.instruments[1].symbol.clone())),
         malformed_at: Some(90),
         unknown_at: Some(91),
@@ -479,4 +484,80 @@ fn unfilled_order(journal: &Path) -> Option<String> {
         |r| r.get(0),
     )
     .ok()
+}
+
+/// The binary prints one status line per timestamp (time, equity, cash, positions) and ends
+/// cleanly on SIGTERM: exit status 0, outputs flushed, `summary.json` written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_status_lines_and_ends_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 2, 300);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    spec.speed = Some(60.0 * 50.0);
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let journal = dir.path().join("j.sqlite");
+    let out = dir.path().join("paper");
+    let cfg_path = dir.path().join("paper.toml");
+    std::fs::write(
+        &cfg_path,
+        config_text(VenueKind::Binance, &server, &data, &journal, &out, ""),
+    )
+    .expect("write");
+    let stdout = dir.path().join("stdout.txt");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["paper", "--config"])
+        .arg(&cfg_path)
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn kairos paper");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while journal_len(&journal) < HISTORY + 10 {
+        assert!(std::time::Instant::now() < deadline, "no live bars within 60 s");
+        tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>())
+            .await
+            .ok();
+    }
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running 30 s after SIGTERM");
+        tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>())
+            .await
+            .ok();
+    };
+    assert!(status.success(), "{status:?}");
+    let summary: serde_json::Value = serde_json::from_str(&read(&out.join("summary.json"))).expect("summary");
+    let live = summary["live"]["counters"]["live_timestamps"].as_u64().expect("live");
+    assert!(
+        live >= 10 && (live as usize) < data.timestamps.len() - HISTORY,
+        "ended early: {live}"
+    );
+    let lines: Vec<String> = read(&stdout).lines().map(str::to_string).collect();
+    let equity_rows = read(&out.join("equity.csv")).lines().count() - 1;
+    assert_eq!(lines.len(), equity_rows, "one status line per timestamp");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("  equity ") && l.contains("  positions ")),
+        "{lines:?}"
+    );
+    server.stop().await;
 }

@@ -327,6 +327,7 @@ pub fn parse_faults(list: &[String]) -> Result<kairos::loopback::Faults> {
             "out-of-order-at" => f.out_of_order_at = Some(n()?),
             "correction-at" => f.correction_at = Some(n()?),
             "rest-429" => f.rest_429 = n()?,
+            "rest-418" => f.rest_418 = n()?,
             "unclosed" => f.unclosed = true,
             _ => bail!("--fault {item}: unknown fault"),
         }

@@ -52,6 +52,8 @@ pub struct Faults {
     pub unclosed: bool,
     /// Answer the first N REST requests with HTTP 429 and `Retry-After: 1`.
     pub rest_429: usize,
+    /// Then answer the next N with HTTP 418 (banned for ignoring 429s) and `Retry-After: 1`.
+    pub rest_418: usize,
     /// Leave this symbol's bar out of this timestamp (a symbol that is late for good).
     pub missing_at: Option<(usize, String)>,
 }
@@ -288,19 +290,18 @@ impl Shared {
     }
 
     fn rest_gate(&self) -> Option<Response> {
-        let n = self.stats.rest_requests.fetch_add(1, Ordering::AcqRel);
-        if (n as usize) < self.spec.faults.rest_429 {
+        let n = self.stats.rest_requests.fetch_add(1, Ordering::AcqRel) as usize;
+        let f = &self.spec.faults;
+        if n < f.rest_429 + f.rest_418 {
             self.stats.rest_429.fetch_add(1, Ordering::AcqRel);
             let mut h = HeaderMap::new();
             h.insert("retry-after", "1".parse().ok()?);
-            return Some(
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    h,
-                    r#"{"code":-1003,"msg":"Too many requests."}"#,
-                )
-                    .into_response(),
-            );
+            let status = if n < f.rest_429 {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::IM_A_TEAPOT
+            };
+            return Some((status, h, r#"{"code":-1003,"msg":"Too many requests."}"#).into_response());
         }
         None
     }
