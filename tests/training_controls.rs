@@ -129,6 +129,9 @@ fn zero_epoch_fine_tuning_and_cuda_fallback() {
         .finish();
     let cuda = dir.path().join("cuda");
     tracing::subscriber::with_default(subscriber, || {
+        // Another test of this binary may have cached the log line's callsite as uninteresting
+        // before this subscriber existed: recompute it with this one in place.
+        tracing::callsite::rebuild_interest_cache();
         job::run(&job(&d, &cuda, "epochs = 2\ndevice = \"cuda\"", ""), &data).expect("cuda run")
     });
     let text = log.text();
