@@ -42,6 +42,12 @@
 //! strategy decides at `t` only after the broker's fills of `t`. Results do not depend on the
 //! number of worker threads or on scheduling. No actor reads the wall clock ([`clock`]).
 //!
+//! ## Paper trading
+//! [`live`] is the live end of the same pipeline: venue protocols (Binance, Alpaca), bar
+//! assembly per timestamp, the SQLite journal (crash recovery by replay), the feed task
+//! (warm-up, backfill, reconnects) and the session (`kairos paper`). [`loopback`] serves a
+//! recorded market over the venues' real protocols, for tests and for `kairos serve-market`.
+//!
 //! ## Data
 //! [`feeds`] loads per-symbol CSV directories, long CSV/Parquet tables and Parquet catalogs with
 //! row-level validation; [`data`] keeps them as a compact column store; [`data::synth`] makes a
