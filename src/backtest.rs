@@ -60,14 +60,7 @@ pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
 /// # Errors
 /// Strategy construction, model loading or engine errors.
 pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, BacktestError> {
-    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params)?;
-    let model = load_model(cfg, &data)?;
-    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
-        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
-        Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
-    } else {
-        Box::new(NoFeatures)
-    };
+    let (strategy, model, features) = pipeline_parts(cfg, &data)?;
     let setup = RunSetup {
         data,
         feed: Feed::Replay,
@@ -85,13 +78,34 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
     Ok(run_blocking(setup, cfg.engine.worker_threads)?)
 }
 
+/// The middle of the pipeline, the same in every mode: the strategy, the model (if any) and the
+/// feature stage (the library when features are on or a model needs them).
+///
+/// # Errors
+/// Strategy construction or model loading errors.
+pub(crate) fn pipeline_parts(cfg: &Config, data: &MarketData) -> Result<PipelineParts, BacktestError> {
+    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params)?;
+    let model = load_model(cfg, data)?;
+    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
+        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
+        Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
+    } else {
+        Box::new(NoFeatures)
+    };
+    Ok((strategy, model, features))
+}
+
+/// Strategy, model and feature stage.
+pub(crate) type PipelineParts = (
+    Box<dyn crate::strategy::Strategy>,
+    Option<crate::model::ModelRuntime>,
+    Box<dyn crate::feature::FeatureEngine>,
+);
+
 /// The configured model, started on its thread, writing `signals.csv` into the output
 /// directory; `None` without a model.
 #[cfg(not(feature = "torch"))]
-pub(crate) fn load_model(
-    cfg: &Config,
-    _data: &MarketData,
-) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+fn load_model(cfg: &Config, _data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
     match cfg.model.source()? {
         Some(_) => Err(BacktestError::Model(crate::model::ModelError::Load(
             "model: this build has no `torch` feature".into(),
@@ -103,7 +117,7 @@ pub(crate) fn load_model(
 /// The configured model, started on its thread, writing `signals.csv` into the output
 /// directory; `None` without a model.
 #[cfg(feature = "torch")]
-pub(crate) fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
+fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::ModelRuntime>, BacktestError> {
     let Some(src) = cfg.model.source()? else {
         return Ok(None);
     };

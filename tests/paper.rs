@@ -95,6 +95,14 @@ max_backoff_ms = 200
     )
 }
 
+/// The test configuration, its journal and its output directory under `dir`.
+fn paper_config(venue: VenueKind, server: &Server, data: &MarketData, dir: &Path) -> (Config, PathBuf, PathBuf) {
+    let (journal, out) = (dir.join("j.sqlite"), dir.join("paper"));
+    let text = config_text(venue, server, data, &journal, &out, "");
+    let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");
+    (cfg, journal, out)
+}
+
 async fn session(cfg: &Config, max_bars: u64) -> PaperOutput {
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let opts = PaperOptions {
@@ -219,13 +227,7 @@ async fn a_dropped_connection_reconnects_and_backfills_the_gap() {
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server");
-    let journal = dir.path().join("j.sqlite");
-    let out = dir.path().join("paper");
-    let cfg = Config::parse(
-        &config_text(VenueKind::Binance, &server, &data, &journal, &out, ""),
-        Path::new("paper.toml"),
-    )
-    .expect("config");
+    let (cfg, journal, _out) = paper_config(VenueKind::Binance, &server, &data, dir.path());
     let live = (data.timestamps.len() - HISTORY) as u64;
     let res = session(&cfg, live).await;
     let c = &res.counters;
@@ -260,13 +262,7 @@ async fn alpaca_session_with_keys_corrections_and_a_missing_bar() {
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server");
-    let journal = dir.path().join("j.sqlite");
-    let out = dir.path().join("paper");
-    let cfg = Config::parse(
-        &config_text(VenueKind::Alpaca, &server, &data, &journal, &out, ""),
-        Path::new("paper.toml"),
-    )
-    .expect("config");
+    let (cfg, journal, _out) = paper_config(VenueKind::Alpaca, &server, &data, dir.path());
     let live = (data.timestamps.len() - HISTORY) as u64;
     let res = session(&cfg, live).await;
     let c = &res.counters;
@@ -350,13 +346,7 @@ async fn shutdown_ends_the_session_cleanly_with_outputs() {
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server");
-    let journal = dir.path().join("j.sqlite");
-    let out = dir.path().join("paper");
-    let cfg = Config::parse(
-        &config_text(VenueKind::Binance, &server, &data, &journal, &out, ""),
-        Path::new("paper.toml"),
-    )
-    .expect("config");
+    let (cfg, journal, out) = paper_config(VenueKind::Binance, &server, &data, dir.path());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let run = tokio::spawn({
         let cfg = cfg.clone();

@@ -17,7 +17,6 @@ use crate::broker::{BrokerSim, ExecutionVenue, VenueError};
 use crate::clock::{Clock, LiveClock};
 use crate::config::{Config, ConfigError};
 use crate::data::{MarketData, Series};
-use crate::feature::{NoFeatures, TechnicalFeatures};
 use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
 use crate::supervisor::{Feed, RunSetup, Venue};
@@ -298,14 +297,7 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         daily: false,
         report: Default::default(),
     });
-    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params).map_err(BacktestError::from)?;
-    let model = crate::backtest::load_model(cfg, &data)?;
-    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
-        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
-        Box::new(TechnicalFeatures::new(n, bench))
-    } else {
-        Box::new(NoFeatures)
-    };
+    let (strategy, model, features) = crate::backtest::pipeline_parts(cfg, &data)?;
     let latencies = opts.record_latency.then(|| Arc::new(Mutex::new(Vec::new())));
     let sim = BrokerSim::new(
         cfg.broker.clone(),
