@@ -169,6 +169,9 @@ pub struct BenchLiveArgs {
     /// Also run with an LSTM (trained here on the synthetic market first).
     #[arg(long)]
     lstm: bool,
+    /// Timestamps streamed per second; 0: at full speed (as fast as the session reads).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 #[derive(Subcommand)]

@@ -420,11 +420,10 @@ journal = "{}"
     for (name, model) in models {
         let run_dir = tmp.join(name);
         let out = rt.block_on(async {
-            let server = kairos::loopback::Server::start(
-                kairos::loopback::MarketSpec::new(kairos::live::VenueKind::Binance, data.clone(), interval, history),
-                "127.0.0.1:0".parse()?,
-            )
-            .await?;
+            let mut spec =
+                kairos::loopback::MarketSpec::new(kairos::live::VenueKind::Binance, data.clone(), interval, history);
+            spec.speed = (a.rate > 0.0).then(|| a.rate * interval.nanos as f64 / 1e9);
+            let server = kairos::loopback::Server::start(spec, "127.0.0.1:0".parse()?).await?;
             let text = cfg_text(
                 &server.ws_url(),
                 &server.rest_url(),
@@ -457,6 +456,7 @@ journal = "{}"
         };
         results.push(serde_json::json!({
             "model": name,
+            "rate_timestamps_per_second": if a.rate > 0.0 { serde_json::json!(a.rate) } else { serde_json::json!("full speed") },
             "symbols": data.instruments.len(),
             "live_timestamps": out.counters.live_timestamps,
             "decisions_measured": l.len(),
