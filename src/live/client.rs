@@ -2,14 +2,15 @@
 //!
 //! 1. **Replay**: the journal's timestamps are pushed first, as they were (a restart after a
 //!    crash rebuilds the same state through the same actors).
-//! 2. **Connect** the venue's stream (Alpaca: wait for `connected`, authenticate, subscribe).
-//! 3. **Backfill** over REST: on the first start, the last `warmup_bars` bars per symbol
-//!    (warm-up); after a reconnect or restart, everything after the last released timestamp.
-//!    The stream's own bars are read only after that, and the assembler drops any bar already
-//!    taken (deduplication by symbol and time).
+//! 2. **Warm-up** (first start only, before the stream is connected): the last `warmup_bars`
+//!    bars per symbol over REST, run through the pipeline like any timestamps.
+//! 3. **Connect** the venue's stream (Alpaca: wait for `connected`, authenticate, subscribe),
+//!    then **backfill** over REST everything after the last released timestamp (the bars
+//!    published while this client was not connected). The stream's own bars are read only after
+//!    that, and the assembler drops any bar already taken (deduplication by symbol and time).
 //! 4. **Stream**: closed bars into the [`Assembler`]; each released timestamp is journaled, then
 //!    pushed. Pings are answered. A dropped connection reconnects with exponential backoff and
-//!    jitter, then backfills the gap (2-4). HTTP 429 and 418 wait as `Retry-After` asks.
+//!    jitter, then backfills the gap (3-4). HTTP 429 and 418 wait as `Retry-After` asks.
 //!
 //! Every bad message (malformed JSON, an unknown type, a bar of a symbol not subscribed, an
 //! invalid bar, a kline not closed) is counted and logged, and the session goes on; refused
