@@ -215,6 +215,17 @@ impl<'o> Context<'o> {
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| RowFault::new(self.time_field, "empty field", "empty"))?;
         let ts = self.parse_time(time)?;
+        check_values(ts, raw, row)
+    }
+}
+
+/// Checks the prices and volume of a row whose time is already known (`raw.time` is not read):
+/// the checks [`Context::check`] makes after the time (live bars come stamped).
+///
+/// # Errors
+/// The first bad field.
+pub fn check_values(ts: UnixNanos, raw: &RawRow<'_>, row: RowRef) -> Result<ValidatedRow, RowFault> {
+    {
         let open = number("open", raw.open)?;
         let high = number("high", raw.high)?;
         let low = number("low", raw.low)?;

@@ -21,7 +21,7 @@ use super::journal::{Journal, JournalError, StepKind};
 use super::protocol::{self, AlpacaBarsQuery, StreamItem};
 use super::{Credentials, LiveConfig, LiveCounters, VenueBar, VenueKind};
 use crate::clock::{Clock, LiveClock};
-use crate::feeds::validate::{Context, RawRow, RowRef};
+use crate::feeds::validate::{check_values, RawRow, RowRef};
 use crate::feeds::LoadOptions;
 use crate::messages::PushedBars;
 use crate::types::{Bar, InstrumentId, UnixNanos};
@@ -172,18 +172,24 @@ impl State {
         let Some(&id) = self.index.get(&vb.symbol) else {
             return Err(format!("symbol {} is not subscribed", vb.symbol));
         };
-        let time = protocol::rfc3339(vb.ts);
         let raw = RawRow {
-            time: Some(&time),
+            time: None,
             open: Some(&vb.open),
             high: Some(&vb.high),
             low: Some(&vb.low),
             close: Some(&vb.close),
             volume: Some(&vb.volume),
         };
-        let row = Context::new(&self.task.load)
-            .check(&raw, RowRef::line(0))
-            .map_err(|f| format!("{} at {time}: field {}: {}", vb.symbol, f.field, f.detail))?;
+        // The loader's own checks of a row's prices and volume.
+        let row = check_values(vb.ts, &raw, RowRef::line(0)).map_err(|f| {
+            format!(
+                "{} at {}: field {}: {}",
+                vb.symbol,
+                protocol::rfc3339(vb.ts),
+                f.field,
+                f.detail
+            )
+        })?;
         Ok(Bar {
             instrument_id: InstrumentId(id),
             open: row.open,

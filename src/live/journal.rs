@@ -5,7 +5,8 @@
 //! transactions, readable by any tool (`sqlite3 journal.sqlite`).
 //!
 //! What is journaled, each committed before it is acted on:
-//! - every released timestamp and its bars (`timestamps`, `bars`), before it is pushed into the
+//! - every released timestamp and its bars (`timestamps`: one row, the bars as `SYMBOL,open,high,
+//!   low,close,volume` lines, one write per timestamp), before it is pushed into the
 //!   pipeline; corrections (`corrections`), which are never acted on;
 //! - every order (`orders`: the deterministic client order id `SESSION-N`, the request), before
 //!   the venue sees it; every order event (`order_events`), in order.
@@ -60,11 +61,8 @@ pub struct Journal {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS timestamps(
-    step INTEGER PRIMARY KEY, ts INTEGER NOT NULL UNIQUE, received INTEGER NOT NULL, kind TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bars(
-    step INTEGER NOT NULL REFERENCES timestamps(step), symbol TEXT NOT NULL, ts INTEGER NOT NULL,
-    open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
-    PRIMARY KEY(symbol, ts));
+    step INTEGER PRIMARY KEY, ts INTEGER NOT NULL UNIQUE, received INTEGER NOT NULL, kind TEXT NOT NULL,
+    bars TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS corrections(
     id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
     open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
@@ -161,65 +159,60 @@ impl Journal {
     /// # Errors
     /// A database error.
     pub fn steps(&self) -> Result<Vec<JournaledStep>, JournalError> {
-        let mut steps: Vec<JournaledStep> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT step, ts, received, kind FROM timestamps ORDER BY step")
-                .map_err(self.sql())?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok(JournaledStep {
-                        step: r.get::<_, i64>(0)? as u64,
-                        ts: r.get(1)?,
-                        received: r.get(2)?,
-                        kind: if r.get::<_, String>(3)? == "warmup" {
-                            StepKind::Warmup
-                        } else {
-                            StepKind::Live
-                        },
-                        bars: Vec::new(),
-                    })
-                })
-                .map_err(self.sql())?;
-            rows.collect::<Result<_, _>>().map_err(self.sql())?
-        };
         let mut st = self
             .conn
-            .prepare("SELECT step, symbol, ts, open, high, low, close, volume FROM bars ORDER BY step, symbol")
+            .prepare("SELECT step, ts, received, kind, bars FROM timestamps ORDER BY step")
             .map_err(self.sql())?;
         let rows = st
             .query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
-                    VenueBar {
-                        symbol: r.get(1)?,
-                        ts: r.get(2)?,
-                        open: r.get(3)?,
-                        high: r.get(4)?,
-                        low: r.get(5)?,
-                        close: r.get(6)?,
-                        volume: r.get(7)?,
-                    },
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
                 ))
             })
             .map_err(self.sql())?;
-        let mut k = 0;
+        let mut out = Vec::new();
         for row in rows {
-            let (step, bar) = row.map_err(self.sql())?;
-            while k < steps.len() && steps[k].step < step {
-                k += 1;
-            }
-            match steps.get_mut(k) {
-                Some(s) if s.step == step => s.bars.push(bar),
-                _ => {
-                    return Err(JournalError::Mismatch {
-                        path: self.path.clone(),
-                        message: format!("a bar of {} at step {step}, which has no timestamp", bar.symbol),
-                    })
-                }
-            }
+            let (step, ts, received, kind, text) = row.map_err(self.sql())?;
+            let bars = text
+                .lines()
+                .map(|line| {
+                    let f: Vec<&str> = line.split(',').collect();
+                    match f.as_slice() {
+                        [symbol, open, high, low, close, volume] => Ok(VenueBar {
+                            symbol: (*symbol).to_string(),
+                            ts,
+                            open: (*open).to_string(),
+                            high: (*high).to_string(),
+                            low: (*low).to_string(),
+                            close: (*close).to_string(),
+                            volume: (*volume).to_string(),
+                        }),
+                        _ => Err(JournalError::Mismatch {
+                            path: self.path.clone(),
+                            message: format!(
+                                "step {step}: a bar line {line:?} is not symbol,open,high,low,close,volume"
+                            ),
+                        }),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(JournaledStep {
+                step,
+                ts,
+                received,
+                kind: if kind == "warmup" {
+                    StepKind::Warmup
+                } else {
+                    StepKind::Live
+                },
+                bars,
+            });
         }
-        Ok(steps)
+        Ok(out)
     }
 
     /// Journals one released timestamp (one transaction).
@@ -239,31 +232,24 @@ impl Journal {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(sql)?;
-        tx.execute(
-            "INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4)",
-            params![step as i64, ts, received, kind.as_str()],
-        )
-        .map_err(sql)?;
-        {
-            let mut st = tx
-                .prepare_cached("INSERT INTO bars VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                .map_err(sql)?;
-            for b in bars {
-                st.execute(params![
-                    step as i64,
-                    b.symbol,
-                    b.ts,
-                    b.open,
-                    b.high,
-                    b.low,
-                    b.close,
-                    b.volume
-                ])
-                .map_err(sql)?;
+        let mut text = String::with_capacity(bars.len() * 48);
+        for b in bars {
+            if b.symbol.contains([',', '\n']) {
+                return Err(JournalError::Mismatch {
+                    path: self.path.clone(),
+                    message: format!("symbol {:?} cannot be journaled", b.symbol),
+                });
             }
+            text.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                b.symbol, b.open, b.high, b.low, b.close, b.volume
+            ));
         }
-        tx.commit().map_err(sql)
+        self.conn
+            .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
+            .and_then(|mut st| st.execute(params![step as i64, ts, received, kind.as_str(), text]))
+            .map(|_| ())
+            .map_err(sql)
     }
 
     /// Journals a corrected bar.

@@ -82,6 +82,9 @@ pub fn binance_klines_url(base: &str, symbol: &str, interval: Interval, start_ms
 /// # Errors
 /// Text that is not JSON, or a kline without its fields (the message says which).
 pub fn parse_binance_frame(text: &str) -> Result<Vec<StreamItem>, String> {
+    if let Some(item) = fast_kline(text) {
+        return Ok(vec![item]);
+    }
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     if v.get("result").is_some() && v.get("id").is_some() {
         return Ok(vec![StreamItem::Control(format!("reply to request {}", v["id"]))]);
@@ -120,6 +123,55 @@ pub fn parse_binance_frame(text: &str) -> Result<Vec<StreamItem>, String> {
         close: field("c")?,
         volume: field("v")?,
     })])
+}
+
+/// The common case, a combined-stream kline frame, read into borrowed fields without building a
+/// JSON tree; `None` for anything else (which the general path then reads or refuses).
+fn fast_kline(text: &str) -> Option<StreamItem> {
+    #[derive(serde::Deserialize)]
+    struct Frame<'a> {
+        #[serde(borrow)]
+        data: Data<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data<'a> {
+        e: &'a str,
+        #[serde(borrow)]
+        k: K<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(non_snake_case)]
+    struct K<'a> {
+        T: i64,
+        s: &'a str,
+        o: &'a str,
+        h: &'a str,
+        l: &'a str,
+        c: &'a str,
+        v: &'a str,
+        x: bool,
+    }
+    let f: Frame<'_> = serde_json::from_str(text).ok()?;
+    if f.data.e != "kline" {
+        return None;
+    }
+    let k = f.data.k;
+    if !k.x {
+        return Some(StreamItem::Unclosed);
+    }
+    // Each field must be a number, as the general path requires.
+    for t in [k.o, k.h, k.l, k.c, k.v] {
+        Decimal::from_str(t).ok()?;
+    }
+    Some(StreamItem::Bar(VenueBar {
+        symbol: k.s.to_string(),
+        ts: (k.T + 1) * NS_PER_MS,
+        open: k.o.to_string(),
+        high: k.h.to_string(),
+        low: k.l.to_string(),
+        close: k.c.to_string(),
+        volume: k.v.to_string(),
+    }))
 }
 
 /// A `/api/v3/klines` reply: `(open_time_ms, bar)` per kline.
