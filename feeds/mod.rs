@@ -56,6 +56,19 @@ impl Default for LoadOptions {
     }
 }
 
+/// Instrument `i` of a market: its symbol, with the options' time zone, lot and tick sizes;
+/// tradable unless it is the benchmark.
+pub fn instrument(i: usize, symbol: String, opts: &LoadOptions) -> Instrument {
+    Instrument {
+        id: InstrumentId(i as u32),
+        tradable: opts.benchmark.as_deref() != Some(symbol.as_str()),
+        symbol,
+        time_zone: opts.time_zone,
+        lot_size: opts.lot_size,
+        tick_size: opts.tick_size,
+    }
+}
+
 /// Which layout a path holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -379,14 +392,7 @@ fn assemble(
             report.missing_bars += (last - first + 1) as usize - s.len();
             report.missing_bars += timestamps.len() - 1 - *last as usize;
         }
-        instruments.push(Instrument {
-            id: InstrumentId(i as u32),
-            tradable: opts.benchmark.as_deref() != Some(symbol.as_str()),
-            symbol,
-            time_zone: opts.time_zone,
-            lot_size: opts.lot_size,
-            tick_size: opts.tick_size,
-        });
+        instruments.push(instrument(i, symbol, opts));
         series.push(s);
     }
     report.rows_kept = series.iter().map(Series::len).sum();

@@ -293,19 +293,12 @@ pub fn infer_interval(data: &kairos::data::MarketData) -> Result<kairos::live::I
         .map(|w| w[1] - w[0])
         .min()
         .context("the data has fewer than two timestamps")?;
-    let secs = step / 1_000_000_000;
-    let name = match secs {
-        1 => "1s",
-        60 => "1m",
-        180 => "3m",
-        300 => "5m",
-        900 => "15m",
-        1800 => "30m",
-        3600 => "1h",
-        86400 => "1d",
-        _ => bail!("cannot tell the data's interval ({secs} s between bars): give --interval"),
-    };
-    kairos::live::Interval::parse(name).map_err(anyhow::Error::msg)
+    kairos::live::Interval::of_length(step).with_context(|| {
+        format!(
+            "cannot tell the data's interval ({} s between bars): give --interval",
+            step / 1_000_000_000
+        )
+    })
 }
 
 /// Parses `--fault` values.

@@ -19,7 +19,7 @@
 use super::assembler::{Assembler, Offer, Ready};
 use super::journal::{Journal, JournalError, StepKind};
 use super::protocol::{self, AlpacaBarsQuery, StreamItem};
-use super::{Credentials, LiveConfig, LiveCounters, VenueBar, VenueKind};
+use super::{lock, Credentials, LiveConfig, LiveCounters, VenueBar, VenueKind};
 use crate::clock::{Clock, LiveClock};
 use crate::feeds::validate::{check_values, RawRow, RowRef};
 use crate::feeds::LoadOptions;
@@ -101,10 +101,6 @@ struct State {
     rng: crate::data::synth::Rng,
     interval: super::Interval,
     warned_symbols: std::collections::HashSet<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[allow(clippy::disallowed_methods)] // the live clock's own waits: backoff and Retry-After

@@ -14,6 +14,7 @@
 use super::VenueBar;
 use crate::types::UnixNanos;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// A journal error, naming the file.
@@ -53,6 +54,14 @@ pub struct JournaledStep {
     pub bars: Vec<VenueBar>,
 }
 
+/// Maps a database error to a [`JournalError`] naming the file.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + Copy + '_ {
+    move |source| JournalError::Sql {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -84,10 +93,7 @@ impl Journal {
                 source,
             })?;
         }
-        let sql = |source| JournalError::Sql {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = sql_error(path);
         let conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })
@@ -104,10 +110,7 @@ impl Journal {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
-        |source| JournalError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        sql_error(&self.path)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
@@ -138,11 +141,7 @@ impl Journal {
                 Ok(id)
             }
             _ => {
-                let path = self.path.clone();
-                let sql = |source| JournalError::Sql {
-                    path: path.clone(),
-                    source,
-                };
+                let sql = sql_error(&self.path);
                 let tx = self.conn.transaction().map_err(sql)?;
                 tx.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?1)", [fingerprint])
                     .map_err(sql)?;
@@ -227,11 +226,7 @@ impl Journal {
         kind: StepKind,
         bars: &[VenueBar],
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let sql = |source| JournalError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = sql_error(&self.path);
         let mut text = String::with_capacity(bars.len() * 48);
         for b in bars {
             if b.symbol.contains([',', '\n']) {
@@ -240,10 +235,11 @@ impl Journal {
                     message: format!("symbol {:?} cannot be journaled", b.symbol),
                 });
             }
-            text.push_str(&format!(
-                "{},{},{},{},{},{}\n",
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{}",
                 b.symbol, b.open, b.high, b.low, b.close, b.volume
-            ));
+            );
         }
         self.conn
             .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
@@ -301,11 +297,10 @@ impl Journal {
     /// # Errors
     /// A database error (an id journaled twice among them).
     pub fn append_orders(&mut self, orders: &[(String, u64, UnixNanos, String)]) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let sql = |source| JournalError::Sql {
-            path: path.clone(),
-            source,
-        };
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let sql = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut st = tx
@@ -347,11 +342,7 @@ impl Journal {
         if events.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let sql = |source| JournalError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut st = tx

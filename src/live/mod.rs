@@ -37,6 +37,12 @@ use crate::types::UnixNanos;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Locks a mutex shared between the feed task and the venue (the journal, the counters); a
+/// holder that panicked left data that is still whole (each write is one transaction).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Which venue the live feed talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +138,16 @@ impl Interval {
             .ok_or_else(|| {
                 let known: Vec<&str> = INTERVALS.iter().map(|(n, _)| *n).collect();
                 format!("unknown interval {s:?}: one of {}", known.join(", "))
+            })
+    }
+    /// The known interval of this length, if any.
+    pub fn of_length(nanos: i64) -> Option<Self> {
+        INTERVALS
+            .iter()
+            .find(|(_, secs)| secs * 1_000_000_000 == nanos)
+            .map(|&(name, secs)| Interval {
+                nanos: secs * 1_000_000_000,
+                name,
             })
     }
     /// Its length in milliseconds.

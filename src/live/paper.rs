@@ -11,7 +11,7 @@
 
 use super::client::{FeedTask, LiveError};
 use super::journal::{Journal, JournalError};
-use super::{Credentials, LiveCounters, VenueKind};
+use super::{lock, Credentials, LiveCounters, VenueKind};
 use crate::backtest::BacktestError;
 use crate::broker::{BrokerSim, ExecutionVenue, VenueError};
 use crate::clock::{Clock, LiveClock};
@@ -20,7 +20,7 @@ use crate::data::{MarketData, Series};
 use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
 use crate::supervisor::{Feed, RunSetup, Venue};
-use crate::types::{Bar, ClientOrderId, Instrument, InstrumentId, OrderEvent, OrderRequest, UnixNanos};
+use crate::types::{Bar, ClientOrderId, Instrument, OrderEvent, OrderRequest, UnixNanos};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -128,10 +128,6 @@ impl JournaledVenue {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl ExecutionVenue for JournaledVenue {
     fn submit(
         &mut self,
@@ -144,26 +140,23 @@ impl ExecutionVenue for JournaledVenue {
             lock(lat).push((ts, LiveClock.now() - read));
         }
         let mut new = Vec::new();
-        {
-            let journal = lock(&self.journal);
-            for (id, req) in &orders {
-                let cid = Self::client_order_id(&self.session, *id);
-                let text = serde_json::to_string(req).map_err(|e| VenueError(e.to_string()))?;
-                match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
-                    Some(j) if j == text => {}
-                    Some(j) => {
-                        return Err(VenueError(format!(
+        let mut journal = lock(&self.journal);
+        for (id, req) in &orders {
+            let cid = Self::client_order_id(&self.session, *id);
+            let text = serde_json::to_string(req).map_err(|e| VenueError(e.to_string()))?;
+            match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
+                Some(j) if j == text => {}
+                Some(j) => {
+                    return Err(VenueError(format!(
                         "order {cid}: the replay decided {text}, the journal has {j}: the session is not reproducible"
                     )))
-                    }
-                    None => new.push((cid, id.0, ts, text)),
                 }
+                None => new.push((cid, id.0, ts, text)),
             }
         }
         // Committed before the venue sees it.
-        lock(&self.journal)
-            .append_orders(&new)
-            .map_err(|e| VenueError(e.to_string()))?;
+        journal.append_orders(&new).map_err(|e| VenueError(e.to_string()))?;
+        drop(journal);
         let start = out.len();
         self.inner.submit(orders, ts, bars, out)?;
         self.record(&out[start..])
@@ -200,14 +193,7 @@ pub fn instruments(cfg: &Config) -> Result<Vec<Instrument>, ConfigError> {
     Ok(symbols
         .into_iter()
         .enumerate()
-        .map(|(i, symbol)| Instrument {
-            id: InstrumentId(i as u32),
-            tradable: opts.benchmark.as_deref() != Some(symbol.as_str()),
-            symbol,
-            time_zone: opts.time_zone,
-            lot_size: opts.lot_size,
-            tick_size: opts.tick_size,
-        })
+        .map(|(i, symbol)| crate::feeds::instrument(i, symbol, &opts))
         .collect())
 }
 

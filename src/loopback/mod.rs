@@ -415,12 +415,14 @@ async fn binance_klines(
 
 // ----------------------------------------------------------------------------------- Alpaca
 
-fn alpaca_bar(sh: &Shared, i: usize, k: usize, kind: &str) -> Option<String> {
+/// A bar as Alpaca writes it: on the stream with its type and symbol (`kind`: `b` or `u`), in a
+/// REST reply without them (`kind`: `None`, the symbol is the key of its list).
+fn alpaca_bar(sh: &Shared, i: usize, k: usize, kind: Option<&str>) -> Option<String> {
     let [o, h, l, c, v] = sh.bar(i, k)?;
     let t = crate::live::protocol::rfc3339(sh.ts(k) - sh.spec.interval.nanos);
+    let head = kind.map_or(String::new(), |kind| format!(r#""T":"{kind}","S":"{}","#, sh.symbol(i)));
     Some(format!(
-        r#"{{"T":"{kind}","S":"{}","o":{},"h":{},"l":{},"c":{},"v":{},"t":"{t}","n":1,"vw":{}}}"#,
-        sh.symbol(i),
+        r#"{{{head}"o":{},"h":{},"l":{},"c":{},"v":{},"t":"{t}","n":1,"vw":{}}}"#,
         o.normalize(),
         h.normalize(),
         l.normalize(),
@@ -581,9 +583,9 @@ async fn alpaca_bars(
     let mut by_symbol: Vec<(String, Vec<String>)> = Vec::new();
     for (name, k) in page {
         let i = sh.symbols[name];
-        let Some(b) = alpaca_bar(&sh, i, *k, "b") else { continue };
-        // REST bars have no "T" and no "S".
-        let b = b.replacen(&format!(r#""T":"b","S":"{name}","#), "", 1);
+        let Some(b) = alpaca_bar(&sh, i, *k, None) else {
+            continue;
+        };
         match by_symbol.last_mut() {
             Some((n, v)) if n == name => v.push(b),
             _ => by_symbol.push((name.clone(), vec![b])),
@@ -777,7 +779,7 @@ fn frames_for(sh: &Shared, wanted: &[usize], k: usize, alpaca: bool) -> Vec<Stri
     let emit = |out: &mut Vec<String>, k: usize, only_first: bool| {
         let ids: &[usize] = if only_first { &bars[..bars.len().min(1)] } else { &bars };
         if alpaca {
-            let items: Vec<String> = ids.iter().filter_map(|&i| alpaca_bar(sh, i, k, "b")).collect();
+            let items: Vec<String> = ids.iter().filter_map(|&i| alpaca_bar(sh, i, k, Some("b"))).collect();
             if !items.is_empty() {
                 out.push(format!("[{}]", items.join(",")));
             }
@@ -813,7 +815,7 @@ fn frames_for(sh: &Shared, wanted: &[usize], k: usize, alpaca: bool) -> Vec<Stri
     }
     if alpaca && f.correction_at == Some(k) && k > 0 {
         if let Some(&i) = bars.first() {
-            out.extend(alpaca_bar(sh, i, k - 1, "u").map(|b| format!("[{b}]")));
+            out.extend(alpaca_bar(sh, i, k - 1, Some("u")).map(|b| format!("[{b}]")));
         }
     }
     out
