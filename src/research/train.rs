@@ -198,6 +198,9 @@ fn mse(net: &Net, x: &Tensor, y: &Tensor, batch: i64) -> f64 {
     total / n as f64
 }
 
+/// Held for the whole of one training: see `train_net`.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Trains a network on `ds.train`, early-stopping on `ds.val`. With `init`, starts from those
 /// weights (fine-tuning). Returns the best weights (by validation loss).
 ///
@@ -216,6 +219,11 @@ pub fn train_net(
             ds.val.len()
         )));
     }
+    // libtorch's random generator is global to the process: a second training in another thread
+    // would draw from it between this one's seed and its draws (initial weights, dropout) and
+    // change both results. Trainings in one process therefore take turns, so a seed always gives
+    // the same weights.
+    let _turn = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     tch::set_num_threads(cfg.threads.max(1));
     tch::manual_seed(cfg.seed as i64);
     let dev = device(&cfg.device);
