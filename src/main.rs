@@ -172,6 +172,9 @@ pub struct BenchLiveArgs {
     /// Timestamps streamed per second; 0: at full speed (as fast as the session reads).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
+    /// `[live] window` of the session: timestamps in flight.
+    #[arg(long, default_value_t = 2)]
+    window: usize,
 }
 
 #[derive(Subcommand)]

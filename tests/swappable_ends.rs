@@ -220,3 +220,95 @@ async fn another_execution_venue_plugs_in_behind_the_same_boundary() {
     let first = cursor.next_event().expect("event");
     assert_eq!(first.bars.len(), timestamps(&data)[0].1.len());
 }
+
+/// A simulator that waits at its first `on_bars` until the test opens the gate (drops its
+/// sender): no timestamp settles before then.
+struct Gated {
+    inner: BrokerSim,
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl ExecutionVenue for Gated {
+    fn submit(
+        &mut self,
+        orders: Vec<(ClientOrderId, OrderRequest)>,
+        ts: UnixNanos,
+        bars: &[Bar],
+        out: &mut Vec<OrderEvent>,
+    ) -> Result<(), VenueError> {
+        ExecutionVenue::submit(&mut self.inner, orders, ts, bars, out)
+    }
+    fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        if let Some(gate) = self.gate.take() {
+            // Bounded: the test opens the gate well before this.
+            let _ = gate.recv_timeout(Duration::from_secs(20));
+        }
+        ExecutionVenue::on_bars(&mut self.inner, bars, out)
+    }
+    fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        ExecutionVenue::finish(&mut self.inner, ts, out)
+    }
+    fn fill_policy(&self) -> &str {
+        "next_open"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_pusher_faster_than_the_pipeline_waits_instead_of_queueing_without_bound() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("data"));
+    let (_, replay_out) = replay(&data, dir.path()).await;
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let venue = Gated {
+        inner: BrokerSim::new(
+            broker(),
+            Arc::new(data.instruments.clone()),
+            Decimal::from(1_000_000),
+            data.daily,
+        ),
+        gate: Some(gate),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let out = dir.path().join("gated");
+    let s = setup(data.clone(), Feed::Pushed(rx), Venue::Custom(Box::new(venue)), &out);
+    let window = s.window;
+    let handle = tokio::spawn(run(s));
+    let all = timestamps(&data);
+    let n = all.len();
+    let mut pushes = all.into_iter().enumerate().map(|(k, (ts, bars))| PushedBars {
+        ts_event: ts,
+        ts_init: ts,
+        bars,
+        last: k + 1 == n,
+    });
+    // Nothing settles: the feed takes `window` timestamps, the channel holds one more...
+    for _ in 0..window + 1 {
+        let p = pushes.next().expect("bars");
+        tokio::time::timeout(Duration::from_secs(10), tx.send(p))
+            .await
+            .expect("room for a window and the channel")
+            .expect("the feed is alive");
+    }
+    // ...and the next push waits (a real wait: the pipeline runs on its own threads).
+    let next = pushes.next().expect("bars");
+    let blocked = tokio::time::timeout(Duration::from_millis(300), tx.reserve()).await;
+    assert!(blocked.is_err(), "the feed read past its window while nothing settled");
+    drop(open);
+    tokio::time::timeout(Duration::from_secs(10), tx.send(next))
+        .await
+        .expect("room once timestamps settle")
+        .expect("the feed is alive");
+    for p in pushes {
+        tokio::time::timeout(Duration::from_secs(10), tx.send(p))
+            .await
+            .expect("the pipeline takes bars")
+            .expect("the feed is alive");
+    }
+    tokio::time::timeout(Duration::from_secs(60), handle)
+        .await
+        .expect("the run ends")
+        .expect("join")
+        .expect("gated run");
+    // Held back, nothing lost: the replay's fills.
+    assert_eq!(read(&replay_out, "fills.csv"), read(&out, "fills.csv"));
+}

@@ -374,6 +374,7 @@ pub fn bench_live(a: crate::BenchLiveArgs) -> anyhow::Result<()> {
         .map(|i| format!("\"{}\"", i.symbol))
         .collect::<Vec<_>>()
         .join(",");
+    let window = format!("window = {}", a.window);
     let cfg_text = |ws: &str, rest: &str, journal: &std::path::Path, out: &std::path::Path, model: &str| {
         format!(
             r#"
@@ -399,6 +400,7 @@ rest_url = "{rest}"
 warmup_bars = {history}
 grace_ms = 5000
 journal = "{}"
+{window}
 "#,
             if model.is_empty() { "" } else { "SPY" },
             if model.is_empty() { "sma_cross" } else { "topk" },
@@ -458,6 +460,7 @@ journal = "{}"
             "model": name,
             "rate_timestamps_per_second": if a.rate > 0.0 { serde_json::json!(a.rate) } else { serde_json::json!("full speed") },
             "symbols": data.instruments.len(),
+            "window": a.window,
             "live_timestamps": out.counters.live_timestamps,
             "decisions_measured": l.len(),
             "p50_us": q(0.5),

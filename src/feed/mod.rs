@@ -7,8 +7,11 @@
 //! a channel. Everything downstream is the same code in both cases.
 //!
 //! Flow control: at most `window` timestamps are in flight; the portfolio returns a credit for
-//! each settled one, so memory stays bounded whatever the length of the history (pushed
-//! timestamps beyond the window wait here, in order).
+//! each settled one, so memory stays bounded whatever the length of the history. A pushed source
+//! is held to the same bound: the channel is read only while fewer than `window` pushed
+//! timestamps are unsettled, so a pusher faster than the pipeline waits at its `send` (a live
+//! feed then stops reading its socket, and the venue's TCP window fills) instead of queueing
+//! timestamps here without limit.
 
 use crate::clock::SimulatedClock;
 use crate::data::{MarketData, ReplayCursor};
@@ -43,6 +46,8 @@ enum Source {
     Pushed {
         queue: VecDeque<PushedBars>,
         ended: bool,
+        /// One permit per timestamp the channel may still be read for; a credit returns one.
+        room: Arc<tokio::sync::Semaphore>,
     },
 }
 
@@ -90,7 +95,7 @@ impl FeedState {
                     Some(ev) => ev,
                     None => break,
                 },
-                Source::Pushed { queue, ended } => {
+                Source::Pushed { queue, ended, .. } => {
                     let Some(p) = queue.pop_front() else {
                         if *ended {
                             // The push side ended after everything was emitted: tell the broker
@@ -135,9 +140,16 @@ impl Actor for FeedActor {
             }
             MarketSource::Pushed(mut rx) => {
                 // Forward the channel into this actor's mailbox, so credits and pushed bars are
-                // handled in one order.
+                // handled in one order; a timestamp is taken from the channel only with room.
+                let room = Arc::new(tokio::sync::Semaphore::new(args.window.max(1)));
+                let permits = room.clone();
                 tokio::spawn(async move {
-                    while let Some(p) = rx.recv().await {
+                    loop {
+                        match permits.acquire().await {
+                            Ok(p) => p.forget(),
+                            Err(_) => return,
+                        }
+                        let Some(p) = rx.recv().await else { break };
                         if myself.send_message(FeedMsg::Bars(p)).is_err() {
                             return;
                         }
@@ -147,6 +159,7 @@ impl Actor for FeedActor {
                 Source::Pushed {
                     queue: VecDeque::new(),
                     ended: false,
+                    room,
                 }
             }
         };
@@ -176,12 +189,17 @@ impl Actor for FeedActor {
             FeedMsg::Start => state.started = true,
             FeedMsg::Credit => {
                 state.in_flight = state.in_flight.saturating_sub(1);
+                if let Source::Pushed { room, .. } = &state.source {
+                    room.add_permits(1);
+                }
                 if let Some(pb) = &state.progress {
                     pb.inc(1);
                 }
             }
             FeedMsg::Bars(p) => match &mut state.source {
-                Source::Pushed { queue, ended: false } => {
+                Source::Pushed {
+                    queue, ended: false, ..
+                } => {
                     let last = p.last;
                     queue.push_back(p);
                     if last {

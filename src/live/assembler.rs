@@ -125,6 +125,15 @@ impl Assembler {
         Offer::Taken
     }
 
+    /// The session did not read the venue for `nanos` (it waited for room in the pipeline): the
+    /// bars it did not read may be waiting in the socket, so every pending timestamp's grace
+    /// is extended by that time. Grace measures the venue's delay, not the pipeline's.
+    pub fn pause(&mut self, nanos: i64) {
+        for p in self.pending.values_mut() {
+            p.first_seen = p.first_seen.saturating_add(nanos.max(0));
+        }
+    }
+
     /// When the oldest pending timestamp's grace ends.
     pub fn deadline(&self) -> Option<UnixNanos> {
         self.pending
@@ -206,6 +215,19 @@ mod tests {
         // It comes after all: late, not acted on.
         assert_eq!(a.offer(bar(1, 60), 1200), Offer::Late);
         assert_eq!(a.offer(bar(0, 60), 1200), Offer::Duplicate);
+    }
+
+    #[test]
+    fn time_spent_waiting_for_the_pipeline_does_not_count_against_the_grace() {
+        let mut a = Assembler::new(2, 1000);
+        a.offer(bar(0, 60), 100);
+        // The session waited 5000 for room in the pipeline: the other bar may be in the socket.
+        a.pause(5000);
+        assert_eq!(a.deadline(), Some(6100));
+        assert!(a.release(5200).is_empty());
+        assert_eq!(a.offer(bar(1, 60), 5300), Offer::Taken);
+        let r = a.release(5300);
+        assert_eq!((r[0].ts, r[0].missing, r[0].received), (60, 0, 5300));
     }
 
     #[test]

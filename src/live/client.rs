@@ -247,6 +247,7 @@ impl State {
             b.ts_init = received;
         }
         self.step += 1;
+        let before = LiveClock.now();
         self.task
             .tx
             .send(PushedBars {
@@ -256,7 +257,10 @@ impl State {
                 last,
             })
             .await
-            .map_err(|_| LiveError::PipelineGone)
+            .map_err(|_| LiveError::PipelineGone)?;
+        // Waiting for room in the pipeline is time the venue's bars were not read.
+        self.assembler.pause(LiveClock.now() - before);
+        Ok(())
     }
 
     /// Journals, then pushes, every timestamp the assembler releases at `now`.

@@ -65,6 +65,51 @@ fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + Copy + '
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    _checkpointer: Checkpointer,
+}
+
+/// Checkpoints the WAL from a connection of its own, every [`Checkpointer::EVERY`] and once more
+/// when the journal closes. Passive checkpoints never block the journal's writer; a commit is
+/// durable (against a killed process) once in the WAL, checkpointed or not.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn start(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("journal-checkpoint".into())
+            .spawn(move || {
+                let checkpoint = |mode: &str| {
+                    if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "journal checkpoint failed (the WAL keeps the data)");
+                    }
+                };
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Self::EVERY) {
+                    checkpoint("PASSIVE");
+                }
+                checkpoint("PASSIVE");
+            })
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -96,12 +141,17 @@ impl Journal {
         let sql = sql_error(path);
         let conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        // Checkpoints (copying the WAL into the database, with an fsync) are not run by the
+        // commits on the hot path, where each took milliseconds, but by a thread of their own.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(sql)?;
         conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        let checkpointer = Checkpointer::start(path).map_err(sql)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            _checkpointer: checkpointer,
         })
     }
 

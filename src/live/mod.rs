@@ -204,6 +204,15 @@ pub struct LiveConfig {
     /// Consecutive failed connection attempts before the session gives up.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// Timestamps in flight in the pipeline (the live session's `engine.window`): a bar read
+    /// while this many are unsettled waits, so a small window keeps bar-to-order latency low
+    /// when the venue streams faster than the pipeline (see the README's latency table).
+    #[serde(default = "default_live_window")]
+    pub window: usize,
+}
+
+fn default_live_window() -> usize {
+    2
 }
 
 fn default_interval() -> String {
@@ -263,6 +272,9 @@ impl LiveConfig {
         }
         if self.max_attempts == 0 {
             return Err("live.max_attempts: must be at least 1".into());
+        }
+        if self.window == 0 {
+            return Err("live.window: must be at least 1".into());
         }
         if self.execution == Execution::Alpaca {
             return Err("live.execution: \"alpaca\" (Alpaca's paper orders API) is not built yet; use \"sim\"".into());

@@ -292,8 +292,11 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         false,
     );
     let venue = JournaledVenue::new(Box::new(sim), journal.clone(), session.clone(), latencies.clone())?;
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    // One timestamp may wait in the channel; the feed reads it only with room in its window, so
+    // a stream faster than the pipeline is held back at the socket, not queued without bound.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     let counters = Arc::new(Mutex::new(LiveCounters::default()));
+    let window = live.window;
     let task = FeedTask {
         symbols: instruments.iter().map(|i| i.symbol.clone()).collect(),
         load: cfg.load_options()?,
@@ -313,7 +316,7 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         features,
         model,
         initial_cash: cfg.portfolio.initial_cash,
-        window: cfg.engine.window,
+        window,
         out_dir: cfg.output.dir.clone(),
         event_log: cfg.output.event_log,
         progress: false,
