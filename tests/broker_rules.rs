@@ -393,3 +393,84 @@ fn an_order_waits_for_its_symbols_next_bar() {
     br.on_bars(&[bar(2, dec!(12), dec!(13), dec!(11), dec!(12), dec!(1000))], &mut ev);
     assert_eq!(fills(&ev), vec![(dec!(1), dec!(12))]);
 }
+
+/// What a list of events says, in short: (order, kind, quantity or reason).
+fn summary(ev: &[OrderEvent]) -> Vec<String> {
+    ev.iter()
+        .map(|e| match e {
+            OrderEvent::Submitted(s) => format!("{} submitted", s.order_id),
+            OrderEvent::Accepted(a) => format!("{} accepted", a.order_id),
+            OrderEvent::Rejected(r) => format!("{} rejected: {}", r.order_id, r.reason),
+            OrderEvent::Filled(f) => format!("{} filled {} at {}", f.order_id, f.quantity, f.price),
+            OrderEvent::Canceled(c) => format!("{} canceled: {} ({} unfilled)", c.order_id, c.reason, c.unfilled),
+        })
+        .collect()
+}
+
+#[test]
+fn bracket_legs_work_after_the_entry_fills_and_cancel_each_other() {
+    use kairos::types::{Bracket, Leg};
+    let entry = OrderRequest::market(A, Side::Buy, dec!(10)).with_bracket(Bracket {
+        take_profit: dec!(12),
+        stop_loss: dec!(9),
+        stop_loss_limit: None,
+    });
+    let run = |later: &[Bar]| {
+        let mut br = broker(BrokerConfig::default(), dec!(1000000));
+        let mut ev = Vec::new();
+        let b0 = bar(0, dec!(10), dec!(10.5), dec!(9.5), dec!(10), dec!(1000));
+        br.on_bars(&[b0], &mut ev);
+        br.submit(vec![(ClientOrderId(7), entry.clone())], b0.ts_event, &[b0], &mut ev);
+        for b in later {
+            br.on_bars(&[*b], &mut ev);
+        }
+        (summary(&ev), br.working_count())
+    };
+    // The entry fills at the next open; its bar reaches 12.5 but the legs only work from the
+    // next bar on. The bar after reaches the take-profit: the stop-loss is canceled.
+    let (ev, working) = run(&[
+        bar(1, dec!(10), dec!(12.5), dec!(9.8), dec!(11), dec!(1000)),
+        bar(2, dec!(11), dec!(12.2), dec!(10.5), dec!(12), dec!(1000)),
+    ]);
+    assert_eq!(
+        ev[2..],
+        [
+            "O7 filled 10 at 10",
+            "O7-sl submitted",
+            "O7-sl accepted",
+            "O7-tp submitted",
+            "O7-tp accepted",
+            "O7-tp filled 10 at 12",
+            "O7-sl canceled: bracket: the other leg filled (0 unfilled)",
+        ]
+    );
+    assert_eq!(working, 0);
+    // A bar that reaches both prices: the stop-loss fills (the worse outcome).
+    let (ev, working) = run(&[
+        bar(1, dec!(10), dec!(10.2), dec!(9.8), dec!(10), dec!(1000)),
+        bar(2, dec!(10), dec!(12.5), dec!(8.5), dec!(10), dec!(1000)),
+    ]);
+    assert_eq!(
+        ev[ev.len() - 2..],
+        [
+            "O7-sl filled 10 at 9",
+            "O7-tp canceled: bracket: the other leg filled (0 unfilled)"
+        ]
+    );
+    assert_eq!(working, 0);
+    // Neither reached: both legs keep working.
+    let (_, working) = run(&[bar(1, dec!(10), dec!(10.2), dec!(9.8), dec!(10), dec!(1000))]);
+    assert_eq!(working, 2);
+    assert_eq!(ClientOrderId(7).with_leg(Leg::StopLoss).leg(), Some((ClientOrderId(7), Leg::StopLoss)));
+    // Legs on the wrong side of each other are refused with the entry.
+    let mut br = broker(BrokerConfig::default(), dec!(1000000));
+    let mut ev = Vec::new();
+    let b0 = bar(0, dec!(10), dec!(10.5), dec!(9.5), dec!(10), dec!(1000));
+    let bad = OrderRequest::market(A, Side::Buy, dec!(10)).with_bracket(Bracket {
+        take_profit: dec!(9),
+        stop_loss: dec!(12),
+        stop_loss_limit: None,
+    });
+    br.submit(vec![(ClientOrderId(1), bad)], b0.ts_event, &[b0], &mut ev);
+    assert!(summary(&ev)[1].starts_with("O1 rejected: bracket: the stop-loss 12 must be on the losing side"));
+}

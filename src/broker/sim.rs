@@ -30,10 +30,18 @@
 //! order removed; `allow_negative` lets cash go below zero (SPEC.md). DAY orders are canceled at
 //! the end of the session of their first eligible bar. Orders still working at the end of the
 //! data never fill: they are canceled with reason `end of data`.
+//!
+//! # Bracket orders
+//! An entry with a [`Bracket`] places, once completely filled, a stop-loss and a take-profit
+//! order for the filled quantity on the opposite side (ids: the entry's with a leg bit,
+//! printed `O7-sl`, `O7-tp`), working from the next bar with the entry's time in force. A fill
+//! of one leg takes as much off the other (canceled when nothing is left: `bracket: the other
+//! leg filled`). The stop-loss is matched first, so when one bar reaches both prices the stop
+//! fills (the worse outcome: the path inside the bar is unknown).
 
 use crate::config::ConfigError;
 use crate::types::{
-    find_bar, Bar, ClientOrderId, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
+    find_bar, Bar, Bracket, ClientOrderId, Leg, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
     OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
 };
 use chrono::{NaiveDate, TimeZone};
@@ -224,6 +232,8 @@ impl BrokerSim {
                 if let Some(bar) = find_bar(bars, order.request.instrument_id) {
                     let bar = *bar;
                     if self.fill(&mut order, bar.close, true, &bar, out) {
+                        let legs = legs(&order, bar.ts_event, out);
+                        self.working.extend(legs);
                         continue;
                     }
                 }
@@ -252,7 +262,20 @@ impl BrokerSim {
             OrderType::Stop { trigger } => &[*trigger],
             OrderType::StopLimit { trigger, limit } => &[*trigger, *limit],
         };
-        for p in prices {
+        let bracket: &[Decimal] = match &r.bracket {
+            None => &[],
+            Some(Bracket {
+                take_profit,
+                stop_loss,
+                stop_loss_limit: None,
+            }) => &[*take_profit, *stop_loss],
+            Some(Bracket {
+                take_profit,
+                stop_loss,
+                stop_loss_limit: Some(l),
+            }) => &[*take_profit, *stop_loss, *l],
+        };
+        for p in prices.iter().chain(bracket) {
             if !inst.valid_price(*p) {
                 return Err(format!(
                     "price {p} is not positive or not on the tick size {}",
@@ -260,7 +283,31 @@ impl BrokerSim {
                 ));
             }
         }
+        if let Some(b) = &r.bracket {
+            let ordered = match r.side {
+                Side::Buy => b.stop_loss < b.take_profit,
+                Side::Sell => b.stop_loss > b.take_profit,
+            };
+            if !ordered {
+                return Err(format!(
+                    "bracket: the stop-loss {} must be on the losing side of the take-profit {} for a {}",
+                    b.stop_loss,
+                    b.take_profit,
+                    r.side.as_str()
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Cancels a working order (a venue's cancel request); false when it is not working.
+    pub fn cancel_order(&mut self, id: ClientOrderId, ts: UnixNanos, reason: &str, out: &mut Vec<OrderEvent>) -> bool {
+        let Some(k) = self.working.iter().position(|o| o.id == id) else {
+            return false;
+        };
+        let order = self.working.remove(k);
+        out.push(cancel(&order, ts, reason));
+        true
     }
 
     /// A new batch of bars (one timestamp, sorted by instrument): matches every working order
@@ -270,11 +317,17 @@ impl BrokerSim {
             return;
         }
         let mut working = std::mem::take(&mut self.working);
+        let mut placed = Vec::new();
+        // Quantity to take off a bracket leg because its sibling filled in this bar.
+        let mut reduce: Vec<(ClientOrderId, Decimal)> = Vec::new();
         working.retain_mut(|order| {
             let Some(bar) = find_bar(bars, order.request.instrument_id) else {
                 return true;
             };
             let bar = *bar;
+            if !take_off(order, &mut reduce, bar.ts_event, out) {
+                return false;
+            }
             // With daily bars a DAY order has exactly one bar (it is canceled below if that bar
             // does not fill it); only intraday bars need the session's date.
             if !self.daily && order.request.time_in_force == TimeInForce::Day {
@@ -288,16 +341,27 @@ impl BrokerSim {
                     Some(_) => {}
                 }
             }
+            let before = order.remaining;
             let done = match self.match_price(order, &bar) {
                 Some((price, slip)) => self.fill(order, price, slip, &bar, out),
                 None => false,
             };
+            let filled = before - order.remaining;
+            if let Some(sibling) = order.id.sibling().filter(|_| !filled.is_zero()) {
+                reduce.push((sibling, filled));
+            }
+            if done {
+                placed.extend(legs(order, bar.ts_event, out));
+            }
             if !done && self.daily && order.request.time_in_force == TimeInForce::Day {
                 out.push(cancel(order, bar.ts_event, "day order expired"));
                 return false;
             }
             !done
         });
+        // Siblings matched before their leg filled in this bar.
+        working.retain_mut(|order| take_off(order, &mut reduce, bars.first().map_or(0, |b| b.ts_event), out));
+        working.extend(placed);
         self.working = working;
         self.used_volume.iter_mut().for_each(|v| *v = Decimal::ZERO);
     }
@@ -446,6 +510,75 @@ fn limit_price(buy: bool, limit: Decimal, o: Decimal, h: Decimal, l: Decimal) ->
     } else {
         None
     }
+}
+
+/// Applies what a sibling's fills take off this bracket leg; false when nothing is left (the
+/// leg is then canceled).
+fn take_off(
+    order: &mut WorkingOrder,
+    reduce: &mut Vec<(ClientOrderId, Decimal)>,
+    ts: UnixNanos,
+    out: &mut Vec<OrderEvent>,
+) -> bool {
+    let Some(k) = reduce.iter().position(|(id, _)| *id == order.id) else {
+        return true;
+    };
+    let (_, q) = reduce.swap_remove(k);
+    order.remaining = (order.remaining - q).max(Decimal::ZERO);
+    if order.remaining.is_zero() {
+        out.push(cancel(order, ts, "bracket: the other leg filled"));
+        return false;
+    }
+    true
+}
+
+/// The exit legs of an entry that has just been completely filled (none without a bracket, or
+/// when the entry was rejected rather than filled): stop-loss first, then take-profit.
+fn legs(entry: &WorkingOrder, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Vec<WorkingOrder> {
+    let Some(b) = entry.request.bracket.filter(|_| entry.remaining.is_zero()) else {
+        return Vec::new();
+    };
+    if !matches!(out.last(), Some(OrderEvent::Filled(f)) if f.order_id == entry.id) {
+        return Vec::new();
+    }
+    let side = match entry.request.side {
+        Side::Buy => Side::Sell,
+        Side::Sell => Side::Buy,
+    };
+    let stop = match b.stop_loss_limit {
+        None => OrderType::Stop { trigger: b.stop_loss },
+        Some(limit) => OrderType::StopLimit {
+            trigger: b.stop_loss,
+            limit,
+        },
+    };
+    [(Leg::StopLoss, stop), (Leg::TakeProfit, OrderType::Limit { limit: b.take_profit })]
+        .into_iter()
+        .map(|(leg, order_type)| {
+            let id = entry.id.with_leg(leg);
+            let request = OrderRequest {
+                instrument_id: entry.request.instrument_id,
+                side,
+                quantity: entry.request.quantity,
+                order_type,
+                time_in_force: entry.request.time_in_force,
+                bracket: None,
+            };
+            out.push(OrderEvent::Submitted(OrderSubmitted {
+                order_id: id,
+                ts_event: ts,
+                request: request.clone(),
+            }));
+            out.push(OrderEvent::Accepted(OrderAccepted { order_id: id, ts_event: ts }));
+            WorkingOrder {
+                id,
+                remaining: request.quantity,
+                request,
+                session: None,
+                triggered: false,
+            }
+        })
+        .collect()
 }
 
 fn cancel(order: &WorkingOrder, ts: UnixNanos, reason: &str) -> OrderEvent {

@@ -101,8 +101,10 @@ impl JournaledVenue {
     }
 
     /// The venue-facing id of an order: session id and sequence number.
+    /// A bracket's legs add `-sl` / `-tp`.
     pub fn client_order_id(session: &str, id: ClientOrderId) -> String {
-        format!("{session}-{}", id.0)
+        let (n, leg) = id.parts();
+        format!("{session}-{n}{leg}")
     }
 
     fn record(&mut self, events: &[OrderEvent]) -> Result<(), VenueError> {

@@ -164,7 +164,20 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
                 TimeInForce::Day => "day",
                 TimeInForce::Gtc => "gtc",
             };
-            write!(out, ",\"time_in_force\":\"{tif}\"}}}}}}")?;
+            write!(out, ",\"time_in_force\":\"{tif}\"")?;
+            if let Some(b) = &r.bracket {
+                write!(
+                    out,
+                    ",\"bracket\":{{\"take_profit\":\"{}\",\"stop_loss\":\"{}\"",
+                    b.take_profit.normalize(),
+                    b.stop_loss.normalize()
+                )?;
+                if let Some(l) = b.stop_loss_limit {
+                    write!(out, ",\"stop_loss_limit\":\"{}\"", l.normalize())?;
+                }
+                out.write_all(b"}")?;
+            }
+            out.write_all(b"}}}")?;
         }
         OrderEvent::Accepted(e) => write!(
             out,
@@ -436,6 +449,7 @@ mod tests {
             quantity: dec!(12.50),
             order_type,
             time_in_force,
+            bracket: None,
         };
         let id = ClientOrderId(42);
         let ts = 1_641_220_260_000_000_000;
@@ -458,8 +472,19 @@ mod tests {
                 request: req(ot, tif),
             }));
         }
+        for stop_loss_limit in [None, Some(dec!(8.50))] {
+            events.push(OrderEvent::Submitted(OrderSubmitted {
+                order_id: id,
+                ts_event: ts,
+                request: req(OrderType::Market, TimeInForce::Gtc).with_bracket(Bracket {
+                    take_profit: dec!(12.00),
+                    stop_loss: dec!(9.0),
+                    stop_loss_limit,
+                }),
+            }));
+        }
         events.push(OrderEvent::Accepted(OrderAccepted {
-            order_id: id,
+            order_id: id.with_leg(Leg::StopLoss),
             ts_event: ts,
         }));
         events.push(OrderEvent::Rejected(OrderRejected {
@@ -504,6 +529,11 @@ mod tests {
                             limit: limit.normalize(),
                         },
                     };
+                    if let Some(b) = &mut r.bracket {
+                        b.take_profit = b.take_profit.normalize();
+                        b.stop_loss = b.stop_loss.normalize();
+                        b.stop_loss_limit = b.stop_loss_limit.map(|l| l.normalize());
+                    }
                 }
                 OrderEvent::Filled(f) => {
                     for d in [

@@ -10,10 +10,10 @@ mod order;
 mod position;
 
 pub use bar::{find_bar, Bar};
-pub use ids::{ClientOrderId, InstrumentId};
+pub use ids::{ClientOrderId, InstrumentId, Leg};
 pub use instrument::Instrument;
 pub use order::{
-    Fill, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected, OrderRequest, OrderSubmitted, OrderType, Side,
+    Bracket, Fill, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected, OrderRequest, OrderSubmitted, OrderType, Side,
     TimeInForce,
 };
 pub use position::Position;

@@ -48,6 +48,19 @@ pub enum TimeInForce {
     Gtc,
 }
 
+/// Exit legs attached to an entry order (Alpaca's `order_class = "bracket"`). Once the entry is
+/// completely filled, two orders for its quantity work on the opposite side, from the next bar
+/// on: a take-profit limit at `take_profit` and a stop-loss stop at `stop_loss` (a stop-limit
+/// with `stop_loss_limit`). One canceling the other: a fill of one leg takes as much off the
+/// other; when both could fill in one bar, the stop-loss fills (the worse outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bracket {
+    pub take_profit: Decimal,
+    pub stop_loss: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_limit: Option<Decimal>,
+}
+
 /// What a strategy asks for. The host turns it into an order with a [`ClientOrderId`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderRequest {
@@ -56,6 +69,9 @@ pub struct OrderRequest {
     pub quantity: Decimal,
     pub order_type: OrderType,
     pub time_in_force: TimeInForce,
+    /// Exit legs placed once this order is filled (a bracket order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bracket: Option<Bracket>,
 }
 
 impl OrderRequest {
@@ -67,6 +83,7 @@ impl OrderRequest {
             quantity,
             order_type: OrderType::Market,
             time_in_force: TimeInForce::Gtc,
+            bracket: None,
         }
     }
     /// A GTC limit order.
@@ -96,6 +113,11 @@ impl OrderRequest {
             ..Self::market(instrument_id, side, quantity)
         }
     }
+    /// The same order with exit legs (a bracket order).
+    pub fn with_bracket(mut self, bracket: Bracket) -> Self {
+        self.bracket = Some(bracket);
+        self
+    }
     /// The same order with another time in force.
     pub fn with_time_in_force(mut self, tif: TimeInForce) -> Self {
         self.time_in_force = tif;
@@ -104,7 +126,7 @@ impl OrderRequest {
 }
 
 /// The order reached the broker.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderSubmitted {
     pub order_id: ClientOrderId,
     pub ts_event: UnixNanos,
@@ -112,14 +134,14 @@ pub struct OrderSubmitted {
 }
 
 /// The broker accepted the order; it is working.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderAccepted {
     pub order_id: ClientOrderId,
     pub ts_event: UnixNanos,
 }
 
 /// The broker refused the order, or a fill of it (insufficient cash).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderRejected {
     pub order_id: ClientOrderId,
     pub ts_event: UnixNanos,
@@ -127,7 +149,7 @@ pub struct OrderRejected {
 }
 
 /// The order stopped working without (completely) filling.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderCanceled {
     pub order_id: ClientOrderId,
     pub ts_event: UnixNanos,
@@ -136,7 +158,7 @@ pub struct OrderCanceled {
 }
 
 /// One execution. `price` includes slippage; `slippage` is its cost in money (>= 0).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fill {
     pub order_id: ClientOrderId,
     pub instrument_id: InstrumentId,
@@ -162,7 +184,7 @@ impl Fill {
 }
 
 /// Everything that happens to an order, in the order it happened.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum OrderEvent {
     Submitted(OrderSubmitted),
