@@ -117,6 +117,10 @@ pub struct PaperArgs {
     /// No status line per timestamp.
     #[arg(long)]
     quiet: bool,
+    /// `execution = "alpaca"`: when the venue's open orders or positions differ from the
+    /// journal's at start, take the venue's (else the start stops with a report).
+    #[arg(long)]
+    adopt_venue_state: bool,
 }
 
 #[derive(Subcommand)]

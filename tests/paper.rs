@@ -109,6 +109,7 @@ async fn session(cfg: &Config, max_bars: u64) -> PaperOutput {
         max_bars: Some(max_bars),
         status: false,
         record_latency: false,
+        adopt_venue_state: false,
     };
     tokio::time::timeout(Duration::from_secs(60), paper::run(cfg, opts, shutdown))
         .await

@@ -55,6 +55,11 @@ pub trait ExecutionVenue: Send + 'static {
     fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError>;
     /// The fill policy, as reported in `summary.json`.
     fn fill_policy(&self) -> &str;
+    /// Whether the venue is the authority on its orders (a broker's API, not a simulator): a
+    /// journal replay then gives back the journaled events instead of asking it again.
+    fn remote(&self) -> bool {
+        false
+    }
 }
 
 impl ExecutionVenue for BrokerSim {

@@ -442,6 +442,7 @@ journal = "{}"
                     max_bars: Some(a.timestamps as u64),
                     status: false,
                     record_latency: true,
+                    adopt_venue_state: false,
                 },
                 shutdown,
             )

@@ -267,6 +267,7 @@ pub fn paper(a: PaperArgs) -> Result<()> {
         max_bars: a.max_bars,
         status: !a.quiet,
         record_latency: false,
+        adopt_venue_state: a.adopt_venue_state,
     };
     let out = kairos::live::paper::run_blocking(&cfg, opts)?;
     let c = &out.counters;

@@ -9,7 +9,10 @@
 //!   low,close,volume` lines, one write per timestamp), before it is pushed into the
 //!   pipeline; corrections (`corrections`), which are never acted on;
 //! - every order (`orders`: the deterministic client order id `SESSION-N`, the request), before
-//!   the venue sees it; every order event (`order_events`), in order.
+//!   the venue sees it; every order event (`order_events`), in order, with the timestamp and the
+//!   phase (`submit`: at the close it was decided; `bars`: with the next bars; `finish`: at the
+//!   session's end) it reached the pipeline in, so that a remote venue's events are replayed
+//!   where they happened.
 
 use super::VenueBar;
 use crate::types::UnixNanos;
@@ -52,6 +55,14 @@ pub struct JournaledStep {
     pub received: UnixNanos,
     pub kind: StepKind,
     pub bars: Vec<VenueBar>,
+}
+
+/// One journaled order event: the timestamp and phase it reached the pipeline in, its JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournaledEvent {
+    pub ts: UnixNanos,
+    pub phase: String,
+    pub event: String,
 }
 
 /// Maps a database error to a [`JournalError`] naming the file.
@@ -123,7 +134,9 @@ CREATE TABLE IF NOT EXISTS corrections(
     received INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS orders(
     client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, ts INTEGER NOT NULL, request TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS order_events(id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, event TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS order_events(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, event TEXT NOT NULL,
+    ts INTEGER NOT NULL, phase TEXT NOT NULL);
 ";
 
 impl Journal {
@@ -375,20 +388,53 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn events(&self) -> Result<Vec<String>, JournalError> {
+    pub fn events(&self) -> Result<Vec<JournaledEvent>, JournalError> {
         let mut st = self
             .conn
-            .prepare("SELECT event FROM order_events ORDER BY id")
+            .prepare("SELECT ts, phase, event FROM order_events ORDER BY id")
             .map_err(self.sql())?;
-        let rows = st.query_map([], |r| r.get(0)).map_err(self.sql())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(JournaledEvent {
+                    ts: r.get(0)?,
+                    phase: r.get(1)?,
+                    event: r.get(2)?,
+                })
+            })
+            .map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
-    /// Journals order events (one transaction).
+    /// The last journaled timestamp, if any.
     ///
     /// # Errors
     /// A database error.
-    pub fn append_events(&mut self, events: &[(String, String)]) -> Result<(), JournalError> {
+    pub fn last_ts(&self) -> Result<Option<UnixNanos>, JournalError> {
+        self.conn
+            .query_row("SELECT MAX(ts) FROM timestamps", [], |r| r.get(0))
+            .map_err(self.sql())
+    }
+
+    /// Every journaled order: (client order id, sequence, decision time, request), in order.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn orders(&self) -> Result<Vec<(String, u64, UnixNanos, String)>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT client_order_id, seq, ts, request FROM orders ORDER BY rowid")
+            .map_err(self.sql())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?)))
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Journals order events (one transaction): (order's client id, timestamp, phase, event).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn append_events(&mut self, events: &[(String, UnixNanos, &str, String)]) -> Result<(), JournalError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -396,10 +442,10 @@ impl Journal {
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut st = tx
-                .prepare_cached("INSERT INTO order_events(order_id, event) VALUES (?1, ?2)")
+                .prepare_cached("INSERT INTO order_events(order_id, event, ts, phase) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sql)?;
-            for (id, ev) in events {
-                st.execute(params![id, ev]).map_err(sql)?;
+            for (id, ts, phase, ev) in events {
+                st.execute(params![id, ev, ts, phase]).map_err(sql)?;
             }
         }
         tx.commit().map_err(sql)

@@ -30,6 +30,7 @@
 pub mod assembler;
 pub mod client;
 pub mod journal;
+pub mod orders;
 pub mod paper;
 pub mod protocol;
 
@@ -92,7 +93,8 @@ pub enum Execution {
     /// The broker simulator, filling on live bars with `[broker]`'s policy and costs.
     #[default]
     Sim,
-    /// Alpaca's paper trading API (not built yet: refused at start).
+    /// Alpaca's paper trading API (`[live] trading_url`): orders through `POST /v2/orders`,
+    /// fills from the `trade_updates` stream (see [`orders`]).
     Alpaca,
 }
 
@@ -209,6 +211,17 @@ pub struct LiveConfig {
     /// when the venue streams faster than the pipeline (see the README's latency table).
     #[serde(default = "default_live_window")]
     pub window: usize,
+    /// Alpaca trading API base (`execution = "alpaca"`; default: the paper endpoint). Its
+    /// `trade_updates` stream is `/stream` on the same host (`wss://` for `https://`).
+    #[serde(default)]
+    pub trading_url: Option<String>,
+    /// At the end of a session, how long to wait for market orders the venue has not filled yet.
+    #[serde(default = "default_settle")]
+    pub settle_ms: u64,
+}
+
+fn default_settle() -> u64 {
+    2000
 }
 
 fn default_live_window() -> usize {
@@ -276,12 +289,13 @@ impl LiveConfig {
         if self.window == 0 {
             return Err("live.window: must be at least 1".into());
         }
-        if self.execution == Execution::Alpaca {
-            return Err("live.execution: \"alpaca\" (Alpaca's paper orders API) is not built yet; use \"sim\"".into());
+        if self.execution == Execution::Alpaca && self.venue != VenueKind::Alpaca {
+            return Err("live.execution: \"alpaca\" trades Alpaca's symbols: it needs live.venue = \"alpaca\"".into());
         }
         for (key, url, schemes) in [
             ("live.ws_url", &self.ws_url, ["ws://", "wss://"]),
             ("live.rest_url", &self.rest_url, ["http://", "https://"]),
+            ("live.trading_url", &self.trading_url, ["http://", "https://"]),
         ] {
             if let Some(u) = url {
                 if !schemes.iter().any(|s| u.starts_with(s)) {
@@ -305,6 +319,26 @@ impl LiveConfig {
             .unwrap_or_else(|| self.venue.default_ws_url().to_string())
             .trim_end_matches('/')
             .to_string()
+    }
+    /// The trading REST base (Alpaca).
+    pub fn trading_url(&self) -> String {
+        self.trading_url
+            .clone()
+            .unwrap_or_else(|| "https://paper-api.alpaca.markets".to_string())
+            .trim_end_matches('/')
+            .to_string()
+    }
+    /// The `trade_updates` stream: `/stream` on the trading host.
+    pub fn trade_stream_url(&self) -> String {
+        let base = self.trading_url();
+        let ws = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base
+        };
+        format!("{ws}/stream")
     }
     pub fn rest_url(&self) -> String {
         self.rest_url
@@ -382,4 +416,10 @@ pub struct LiveCounters {
     pub backfilled_bars: u64,
     /// REST answers 429 / 418 that were waited out.
     pub rate_limited: u64,
+    /// Alpaca trading: orders the venue refused, trade updates applied, updates about orders
+    /// that are not the session's (ignored), reconnects of the `trade_updates` stream.
+    pub orders_rejected: u64,
+    pub trade_updates: u64,
+    pub foreign_updates: u64,
+    pub trade_stream_reconnects: u64,
 }

@@ -11,7 +11,8 @@
 
 use super::client::{FeedTask, LiveError};
 use super::journal::{Journal, JournalError};
-use super::{lock, Credentials, LiveCounters, VenueKind};
+use super::orders::AlpacaVenue;
+use super::{lock, Credentials, Execution, LiveCounters, VenueKind};
 use crate::backtest::BacktestError;
 use crate::broker::{BrokerSim, ExecutionVenue, VenueError};
 use crate::clock::{Clock, LiveClock};
@@ -21,6 +22,7 @@ use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
 use crate::supervisor::{Feed, RunSetup, Venue};
 use crate::types::{Bar, ClientOrderId, Instrument, OrderEvent, OrderRequest, UnixNanos};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -49,6 +51,9 @@ pub struct PaperOptions {
     pub status: bool,
     /// Record bar-to-order latencies (the benchmark).
     pub record_latency: bool,
+    /// `execution = "alpaca"`: take the venue's open orders and positions where they differ
+    /// from the journal's (else the start stops with a report of the differences).
+    pub adopt_venue_state: bool,
 }
 
 /// What a session hands back.
@@ -66,17 +71,25 @@ pub struct PaperOutput {
 /// Bar-to-order latencies as they are measured: (the decision's time, nanoseconds).
 pub type Latencies = Arc<Mutex<Vec<(UnixNanos, i64)>>>;
 
-/// The broker simulator behind the journal: each order is journaled (its deterministic client
-/// order id `SESSION-N`) before the simulator sees it, each event after. When a journal is
-/// replayed, the orders and events the replay produces must be the journaled ones: they are
-/// checked, not journaled twice, and a difference stops the session.
+/// The venue behind the journal: each order is journaled (its deterministic client order id
+/// `SESSION-N`) before the venue sees it, each event after, with the timestamp and phase it
+/// reached the pipeline in. When a journal is replayed:
+/// - the broker simulator replays too: the orders and events it produces must be the journaled
+///   ones (checked, not journaled twice; a difference stops the session);
+/// - a remote venue (Alpaca) is not asked again: the journaled events are handed back where they
+///   happened, and orders decided in the replay that the journal does not have go to the venue.
 pub struct JournaledVenue {
     inner: Box<dyn ExecutionVenue>,
     journal: Arc<Mutex<Journal>>,
     session: String,
-    /// Events journaled before this start, checked one by one as the replay produces them.
+    /// Events journaled before this start, checked one by one as a simulator's replay
+    /// produces them.
     journaled: Vec<String>,
     checked: usize,
+    /// A remote venue's journaled events by (timestamp, phase), and the last journaled
+    /// timestamp (calls up to it are the replay).
+    replay: HashMap<(UnixNanos, String), Vec<OrderEvent>>,
+    replay_until: Option<UnixNanos>,
     latencies: Option<Latencies>,
 }
 
@@ -89,29 +102,57 @@ impl JournaledVenue {
         session: String,
         latencies: Option<Latencies>,
     ) -> Result<Self, JournalError> {
-        let journaled = lock(&journal).events()?;
+        let (events, last) = {
+            let j = lock(&journal);
+            (j.events()?, j.last_ts()?)
+        };
+        let mut replay: HashMap<(UnixNanos, String), Vec<OrderEvent>> = HashMap::new();
+        if inner.remote() {
+            for e in &events {
+                let ev: OrderEvent = serde_json::from_str(&e.event).map_err(|err| JournalError::Mismatch {
+                    path: lock(&journal).path().to_path_buf(),
+                    message: format!("an order event cannot be read ({err}): {}", e.event),
+                })?;
+                replay.entry((e.ts, e.phase.clone())).or_default().push(ev);
+            }
+        }
         Ok(Self {
+            replay_until: if inner.remote() { last } else { None },
             inner,
             journal,
             session,
-            journaled,
+            journaled: events.into_iter().map(|e| e.event).collect(),
             checked: 0,
+            replay,
             latencies,
         })
     }
 
-    /// The venue-facing id of an order: session id and sequence number.
-    /// A bracket's legs add `-sl` / `-tp`.
+    /// The venue-facing id of an order: session id and sequence number. A bracket's legs add
+    /// `-sl` / `-tp`; orders adopted from the venue are `-A{k}`.
     pub fn client_order_id(session: &str, id: ClientOrderId) -> String {
+        if let Some(k) = id.adopted_number() {
+            return format!("{session}-A{k}");
+        }
         let (n, leg) = id.parts();
         format!("{session}-{n}{leg}")
     }
 
-    fn record(&mut self, events: &[OrderEvent]) -> Result<(), VenueError> {
+    fn replaying(&self, ts: UnixNanos) -> bool {
+        self.replay_until.is_some_and(|u| ts <= u)
+    }
+
+    fn replayed(&mut self, ts: UnixNanos, phase: &str, out: &mut Vec<OrderEvent>) {
+        if let Some(evs) = self.replay.remove(&(ts, phase.to_string())) {
+            out.extend(evs);
+        }
+    }
+
+    fn record(&mut self, events: &[OrderEvent], ts: UnixNanos, phase: &'static str) -> Result<(), VenueError> {
         let mut new = Vec::new();
         for ev in events {
             let text = serde_json::to_string(ev).map_err(|e| VenueError(e.to_string()))?;
-            if self.checked < self.journaled.len() {
+            if !self.inner.remote() && self.checked < self.journaled.len() {
                 if self.journaled[self.checked] != text {
                     return Err(VenueError(format!(
                         "the replay produced order event {text} where the journal has {}: the session is not \
@@ -121,7 +162,7 @@ impl JournaledVenue {
                 }
                 self.checked += 1;
             } else {
-                new.push((Self::client_order_id(&self.session, ev.order_id()), text));
+                new.push((Self::client_order_id(&self.session, ev.order_id()), ts, phase, text));
             }
         }
         lock(&self.journal)
@@ -142,39 +183,68 @@ impl ExecutionVenue for JournaledVenue {
             lock(lat).push((ts, LiveClock.now() - read));
         }
         let mut new = Vec::new();
+        let mut fresh = Vec::new();
         let mut journal = lock(&self.journal);
-        for (id, req) in &orders {
-            let cid = Self::client_order_id(&self.session, *id);
-            let text = serde_json::to_string(req).map_err(|e| VenueError(e.to_string()))?;
+        for (id, req) in orders {
+            let cid = Self::client_order_id(&self.session, id);
+            let text = serde_json::to_string(&req).map_err(|e| VenueError(e.to_string()))?;
             match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
-                Some(j) if j == text => {}
+                Some(j) if j == text => {
+                    if !self.inner.remote() {
+                        fresh.push((id, req));
+                    }
+                }
                 Some(j) => {
                     return Err(VenueError(format!(
                         "order {cid}: the replay decided {text}, the journal has {j}: the session is not reproducible"
                     )))
                 }
-                None => new.push((cid, id.0, ts, text)),
+                None => {
+                    new.push((cid, id.0, ts, text));
+                    fresh.push((id, req));
+                }
             }
         }
         // Committed before the venue sees it.
         journal.append_orders(&new).map_err(|e| VenueError(e.to_string()))?;
         drop(journal);
+        if self.inner.remote() && self.replaying(ts) {
+            self.replayed(ts, "submit", out);
+            self.replayed(ts, "finish", out);
+            if fresh.is_empty() {
+                return Ok(());
+            }
+        }
         let start = out.len();
-        self.inner.submit(orders, ts, bars, out)?;
-        self.record(&out[start..])
+        self.inner.submit(fresh, ts, bars, out)?;
+        self.record(&out[start..].to_vec(), ts, "submit")
     }
     fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
+        let ts = bars.first().map_or(0, |b| b.ts_event);
+        if self.inner.remote() && self.replaying(ts) {
+            self.replayed(ts, "bars", out);
+            return Ok(());
+        }
         let start = out.len();
         self.inner.on_bars(bars, out)?;
-        self.record(&out[start..])
+        self.record(&out[start..].to_vec(), ts, "bars")
     }
     fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
-        // The end of a session is not an event of the market: orders still working are
-        // canceled in the outputs, not in the journal, so a restart finds them working.
+        if self.inner.remote() {
+            // A venue's events at the end are real (fills that came in): journaled.
+            let start = out.len();
+            self.inner.finish(ts, out)?;
+            return self.record(&out[start..].to_vec(), ts, "finish");
+        }
+        // The end of a simulated session is not an event of the market: orders still working
+        // are canceled in the outputs, not in the journal, so a restart finds them working.
         self.inner.finish(ts, out)
     }
     fn fill_policy(&self) -> &str {
         self.inner.fill_policy()
+    }
+    fn remote(&self) -> bool {
+        self.inner.remote()
     }
 }
 
@@ -287,17 +357,43 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
     });
     let (strategy, model, features) = crate::backtest::pipeline_parts(cfg, &data)?;
     let latencies = opts.record_latency.then(|| Arc::new(Mutex::new(Vec::new())));
-    let sim = BrokerSim::new(
-        cfg.broker.clone(),
-        Arc::new(instruments.clone()),
-        cfg.portfolio.initial_cash,
-        false,
-    );
-    let venue = JournaledVenue::new(Box::new(sim), journal.clone(), session.clone(), latencies.clone())?;
+    let counters = Arc::new(Mutex::new(LiveCounters::default()));
+    let inner: Box<dyn ExecutionVenue> = match live.execution {
+        Execution::Sim => Box::new(BrokerSim::new(
+            cfg.broker.clone(),
+            Arc::new(instruments.clone()),
+            cfg.portfolio.initial_cash,
+            false,
+        )),
+        Execution::Alpaca => {
+            let creds = credentials.clone().ok_or(LiveError::Auth {
+                venue: "alpaca",
+                message: "no keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment".into(),
+            })?;
+            let mut v = AlpacaVenue::connect(
+                &live,
+                creds,
+                session.clone(),
+                Arc::new(instruments.clone()),
+                counters.clone(),
+            )
+            .await?;
+            {
+                let j = lock(&journal);
+                v.restore(&j.orders()?, &j.events()?)?;
+            }
+            let (adopted, diffs) = v.reconcile(opts.adopt_venue_state).await?;
+            for d in &diffs {
+                tracing::warn!("adopted from the venue: {d}");
+            }
+            lock(&journal).append_orders(&adopted)?;
+            Box::new(v)
+        }
+    };
+    let venue = JournaledVenue::new(inner, journal.clone(), session.clone(), latencies.clone())?;
     // One timestamp may wait in the channel; the feed reads it only with room in its window, so
     // a stream faster than the pipeline is held back at the socket, not queued without bound.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let counters = Arc::new(Mutex::new(LiveCounters::default()));
     let window = live.window;
     let task = FeedTask {
         symbols: instruments.iter().map(|i| i.symbol.clone()).collect(),

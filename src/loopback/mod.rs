@@ -2,7 +2,8 @@
 //! tests and for users (`kairos serve-market`). Binance: the combined kline stream
 //! (`/stream?streams=...`, pings every `ping_every`) and `GET /api/v3/klines`. Alpaca: the
 //! market-data stream (`/v2/{feed}`: `connected`, `auth`, `subscribe`, `b` bars in arrays) and
-//! `GET /v2/stocks/bars` with pages.
+//! `GET /v2/stocks/bars` with pages, and the paper trading API with its `trade_updates`
+//! stream (see [`trading`]).
 //!
 //! The first `history` timestamps of the market are history: REST serves them from the start.
 //! The rest is published one timestamp at a time, `interval / speed` apart (or as fast as the
@@ -12,6 +13,8 @@
 //!
 //! [`Faults`] injects what real venues do wrong or what goes wrong on the way; each one is
 //! counted in [`ServerStats`].
+
+mod trading;
 
 use crate::data::MarketData;
 use crate::live::{Credentials, Interval, VenueKind};
@@ -56,6 +59,9 @@ pub struct Faults {
     pub rest_418: usize,
     /// Leave this symbol's bar out of this timestamp (a symbol that is late for good).
     pub missing_at: Option<(usize, String)>,
+    /// Alpaca trading: refuse the Nth order placed (1-based) with 403 "insufficient buying
+    /// power".
+    pub reject_order: Option<usize>,
 }
 
 /// What the server did.
@@ -68,6 +74,7 @@ pub struct ServerStats {
     pub auth_refused: AtomicU64,
     pub dropped: AtomicU64,
     pub frames: AtomicU64,
+    pub orders_rejected: AtomicU64,
 }
 
 /// A loopback venue's settings.
@@ -86,6 +93,11 @@ pub struct MarketSpec {
     /// Alpaca: the keys clients must present (`None`: any keys).
     pub credentials: Option<Credentials>,
     pub ping_every: Duration,
+    /// Publish a timestamp only when [`Server::advance`] allows it (tests that step the
+    /// market themselves).
+    pub manual: bool,
+    /// Alpaca trading: the paper account's starting cash.
+    pub trading_cash: Decimal,
 }
 
 impl MarketSpec {
@@ -101,6 +113,8 @@ impl MarketSpec {
             faults: Faults::default(),
             credentials: None,
             ping_every: Duration::from_secs(20),
+            manual: false,
+            trading_cash: Decimal::from(100_000),
         }
     }
 }
@@ -116,6 +130,10 @@ struct Shared {
     stats: Arc<ServerStats>,
     /// Per symbol: its series index.
     symbols: HashMap<String, usize>,
+    /// Alpaca: the paper trading account.
+    book: Option<std::sync::Mutex<trading::Book>>,
+    /// Manual stepping: one permit per timestamp to publish.
+    steps: tokio::sync::Semaphore,
 }
 
 /// A running loopback venue; stopped on [`Server::stop`] or drop.
@@ -142,7 +160,16 @@ impl Server {
             .enumerate()
             .map(|(i, ins)| (ins.symbol.clone(), i))
             .collect();
+        let book = (spec.venue == VenueKind::Alpaca).then(|| {
+            std::sync::Mutex::new(trading::Book::new(
+                Arc::new(spec.data.instruments.clone()),
+                spec.trading_cash,
+                spec.data.daily,
+            ))
+        });
         let shared = Arc::new(Shared {
+            book,
+            steps: tokio::sync::Semaphore::new(0),
             published: AtomicUsize::new(history),
             tx,
             start: Notify::new(),
@@ -158,7 +185,16 @@ impl Server {
                 .route("/api/v3/klines", get(binance_klines)),
             VenueKind::Alpaca => Router::new()
                 .route("/v2/{feed}", get(alpaca_ws))
-                .route("/v2/stocks/bars", get(alpaca_bars)),
+                .route("/v2/stocks/bars", get(alpaca_bars))
+                .route(
+                    "/v2/orders",
+                    axum::routing::post(trading::post_order).get(trading::get_orders),
+                )
+                .route("/v2/orders:by_client_order_id", get(trading::order_by_client_id))
+                .route("/v2/orders/{id}", axum::routing::delete(trading::delete_order))
+                .route("/v2/positions", get(trading::get_positions))
+                .route("/v2/account", get(trading::get_account))
+                .route("/stream", get(trading::trade_stream)),
         }
         .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -206,6 +242,22 @@ impl Server {
     pub fn stats(&self) -> &ServerStats {
         &self.shared.stats
     }
+    /// Manual stepping: allow `n` more timestamps to be published.
+    pub fn advance(&self, n: usize) {
+        self.shared.steps.add_permits(n);
+    }
+    /// Alpaca trading: the account's open positions (symbol, signed quantity).
+    pub fn positions(&self) -> Vec<(String, Decimal)> {
+        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).positions())
+    }
+    /// Alpaca trading: per order with fills, its client order id, filled quantity and notional.
+    pub fn filled(&self) -> Vec<(String, Decimal, Decimal)> {
+        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).filled())
+    }
+    /// Alpaca trading: the bodies of every `POST /v2/orders`, in order.
+    pub fn order_bodies(&self) -> Vec<serde_json::Value> {
+        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).bodies.clone())
+    }
 
     /// Stops serving and waits for the server's tasks (at most 5 s).
     pub async fn stop(mut self) {
@@ -242,8 +294,18 @@ async fn publish(shared: Arc<Shared>) {
         .filter(|s| *s > 0.0)
         .map(|s| Duration::from_nanos((shared.spec.interval.nanos as f64 / s).max(0.0) as u64));
     for k in shared.published.load(Ordering::Acquire)..n {
-        if let Some(p) = pause {
+        if shared.spec.manual {
+            match shared.steps.acquire().await {
+                Ok(p) => p.forget(),
+                Err(_) => return,
+            }
+        } else if let Some(p) = pause {
             tokio::time::sleep(p).await;
+        }
+        if let Some(b) = &shared.book {
+            // Orders are matched on the bar before anyone sees it.
+            let bars = shared.bars_at(k);
+            trading::lock(b).on_bars(shared.ts(k), bars);
         }
         shared.published.store(k + 1, Ordering::Release);
         let _ = shared.tx.send(k);
@@ -271,6 +333,33 @@ impl Shared {
         let pos = s.step.binary_search(&(k as u32)).ok()?;
         let b = d.bar(i, pos, 0, 0, 0);
         Some([b.open, b.high, b.low, b.close, b.volume])
+    }
+
+    /// Every bar of timestamp `k`, as the engine's bars (trading matches on them).
+    fn bars_at(&self, k: usize) -> Vec<crate::types::Bar> {
+        let d = &self.spec.data;
+        let ts = self.ts(k);
+        (0..d.series.len())
+            .filter(|&i| !self.missing(i, k))
+            .filter_map(|i| {
+                let pos = d.series[i].step.binary_search(&(k as u32)).ok()?;
+                Some(d.bar(i, pos, ts, ts, 0))
+            })
+            .collect()
+    }
+
+    /// Alpaca's key headers, when the venue checks keys.
+    fn keys_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(c) = &self.spec.credentials else {
+            return true;
+        };
+        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let ok = h("APCA-API-KEY-ID").as_deref() == Some(c.key_id.as_str())
+            && h("APCA-API-SECRET-KEY").as_deref() == Some(c.secret.as_str());
+        if !ok {
+            self.stats.auth_refused.fetch_add(1, Ordering::AcqRel);
+        }
+        ok
     }
 
     fn ts(&self, k: usize) -> UnixNanos {
@@ -534,14 +623,8 @@ async fn alpaca_bars(
     if let Some(r) = sh.rest_gate() {
         return r;
     }
-    if let Some(c) = &sh.spec.credentials {
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-        if h("APCA-API-KEY-ID").as_deref() != Some(c.key_id.as_str())
-            || h("APCA-API-SECRET-KEY").as_deref() != Some(c.secret.as_str())
-        {
-            sh.stats.auth_refused.fetch_add(1, Ordering::AcqRel);
-            return (StatusCode::FORBIDDEN, r#"{"message":"forbidden."}"#).into_response();
-        }
+    if !sh.keys_ok(&headers) {
+        return (StatusCode::FORBIDDEN, r#"{"message":"forbidden."}"#).into_response();
     }
     let bad = |msg: &str| (StatusCode::BAD_REQUEST, format!(r#"{{"message":"{msg}"}}"#)).into_response();
     let Ok(Query(q)) = q else {

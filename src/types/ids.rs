@@ -46,6 +46,17 @@ impl Leg {
 }
 
 impl ClientOrderId {
+    const ADOPTED: u64 = 1 << 61;
+
+    /// The `k`-th order or position adjustment a session took over from its venue at start
+    /// (printed `A{k}`).
+    pub fn adopted(k: u64) -> Self {
+        Self(Self::ADOPTED | k)
+    }
+    /// For an adopted id, its number.
+    pub fn adopted_number(self) -> Option<u64> {
+        (self.0 & Self::ADOPTED != 0).then_some(self.0 & !Self::ADOPTED)
+    }
     /// The id of one exit leg of this (entry) order.
     pub fn with_leg(self, leg: Leg) -> Self {
         Self(
@@ -88,6 +99,9 @@ impl ClientOrderId {
 
 impl fmt::Display for ClientOrderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(k) = self.adopted_number() {
+            return write!(f, "A{k}");
+        }
         let (n, leg) = self.parts();
         write!(f, "O{n}{leg}")
     }
