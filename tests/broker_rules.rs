@@ -461,7 +461,10 @@ fn bracket_legs_work_after_the_entry_fills_and_cancel_each_other() {
     // Neither reached: both legs keep working.
     let (_, working) = run(&[bar(1, dec!(10), dec!(10.2), dec!(9.8), dec!(10), dec!(1000))]);
     assert_eq!(working, 2);
-    assert_eq!(ClientOrderId(7).with_leg(Leg::StopLoss).leg(), Some((ClientOrderId(7), Leg::StopLoss)));
+    assert_eq!(
+        ClientOrderId(7).with_leg(Leg::StopLoss).leg(),
+        Some((ClientOrderId(7), Leg::StopLoss))
+    );
     // Legs on the wrong side of each other are refused with the entry.
     let mut br = broker(BrokerConfig::default(), dec!(1000000));
     let mut ev = Vec::new();

@@ -41,8 +41,8 @@
 
 use crate::config::ConfigError;
 use crate::types::{
-    find_bar, Bar, Bracket, ClientOrderId, Leg, Decimal, Fill, Instrument, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected,
-    OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
+    find_bar, Bar, Bracket, ClientOrderId, Decimal, Fill, Instrument, Leg, OrderAccepted, OrderCanceled, OrderEvent,
+    OrderRejected, OrderRequest, OrderSubmitted, OrderType, Side, TimeInForce, UnixNanos,
 };
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -552,33 +552,39 @@ fn legs(entry: &WorkingOrder, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Vec<W
             limit,
         },
     };
-    [(Leg::StopLoss, stop), (Leg::TakeProfit, OrderType::Limit { limit: b.take_profit })]
-        .into_iter()
-        .map(|(leg, order_type)| {
-            let id = entry.id.with_leg(leg);
-            let request = OrderRequest {
-                instrument_id: entry.request.instrument_id,
-                side,
-                quantity: entry.request.quantity,
-                order_type,
-                time_in_force: entry.request.time_in_force,
-                bracket: None,
-            };
-            out.push(OrderEvent::Submitted(OrderSubmitted {
-                order_id: id,
-                ts_event: ts,
-                request: request.clone(),
-            }));
-            out.push(OrderEvent::Accepted(OrderAccepted { order_id: id, ts_event: ts }));
-            WorkingOrder {
-                id,
-                remaining: request.quantity,
-                request,
-                session: None,
-                triggered: false,
-            }
-        })
-        .collect()
+    [
+        (Leg::StopLoss, stop),
+        (Leg::TakeProfit, OrderType::Limit { limit: b.take_profit }),
+    ]
+    .into_iter()
+    .map(|(leg, order_type)| {
+        let id = entry.id.with_leg(leg);
+        let request = OrderRequest {
+            instrument_id: entry.request.instrument_id,
+            side,
+            quantity: entry.request.quantity,
+            order_type,
+            time_in_force: entry.request.time_in_force,
+            bracket: None,
+        };
+        out.push(OrderEvent::Submitted(OrderSubmitted {
+            order_id: id,
+            ts_event: ts,
+            request: request.clone(),
+        }));
+        out.push(OrderEvent::Accepted(OrderAccepted {
+            order_id: id,
+            ts_event: ts,
+        }));
+        WorkingOrder {
+            id,
+            remaining: request.quantity,
+            request,
+            session: None,
+            triggered: false,
+        }
+    })
+    .collect()
 }
 
 fn cancel(order: &WorkingOrder, ts: UnixNanos, reason: &str) -> OrderEvent {

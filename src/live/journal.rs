@@ -405,6 +405,25 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
+    /// Whether a journaled timestamp is warm-up history or live.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn kind_of(&self, ts: UnixNanos) -> Result<Option<StepKind>, JournalError> {
+        let kind: Option<String> = self
+            .conn
+            .query_row("SELECT kind FROM timestamps WHERE ts = ?1", [ts], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())?;
+        Ok(kind.map(|k| {
+            if k == "warmup" {
+                StepKind::Warmup
+            } else {
+                StepKind::Live
+            }
+        }))
+    }
+
     /// The last journaled timestamp, if any.
     ///
     /// # Errors
@@ -425,7 +444,9 @@ impl Journal {
             .prepare("SELECT client_order_id, seq, ts, request FROM orders ORDER BY rowid")
             .map_err(self.sql())?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
+            })
             .map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }

@@ -98,7 +98,8 @@ pub struct AlpacaVenue {
     by_venue: HashMap<String, ClientOrderId>,
     /// Per instrument: the position the session's fills make, and the last fill price.
     positions: Vec<(Decimal, Option<Decimal>)>,
-    updates: mpsc::Receiver<Update>,
+    /// (In a mutex only so that the venue is `Sync`: one reader.)
+    updates: Mutex<mpsc::Receiver<Update>>,
     /// Events found at start (catch-up, adoption), handed over with the first live bars.
     pending: Vec<OrderEvent>,
     counters: Arc<Mutex<LiveCounters>>,
@@ -223,13 +224,22 @@ async fn stream_task(
                 }
             };
             let auth = json!({"action": "authenticate", "data": {"key_id": creds.key_id, "secret_key": creds.secret}});
-            write.send(Message::Text(auth.to_string().into())).await.map_err(|e| e.to_string())?;
+            write
+                .send(Message::Text(auth.to_string().into()))
+                .await
+                .map_err(|e| e.to_string())?;
             let reply = next().await?;
             if reply.pointer("/data/status").and_then(Value::as_str) != Some("authorized") {
-                return Err(format!("unauthorized: {}", reply.pointer("/data").cloned().unwrap_or_default()));
+                return Err(format!(
+                    "unauthorized: {}",
+                    reply.pointer("/data").cloned().unwrap_or_default()
+                ));
             }
             let listen = json!({"action": "listen", "data": {"streams": ["trade_updates"]}});
-            write.send(Message::Text(listen.to_string().into())).await.map_err(|e| e.to_string())?;
+            write
+                .send(Message::Text(listen.to_string().into()))
+                .await
+                .map_err(|e| e.to_string())?;
             let reply = next().await?;
             if reply["stream"] != "listening" {
                 return Err(format!("expected \"listening\", got {reply}"));
@@ -352,7 +362,13 @@ impl AlpacaVenue {
         let (tx, updates) = mpsc::channel();
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
         let (stop, stopped) = watch::channel(false);
-        let stream = tokio::spawn(stream_task(cfg.trade_stream_url(), creds.clone(), tx, ready_tx, stopped));
+        let stream = tokio::spawn(stream_task(
+            cfg.trade_stream_url(),
+            creds.clone(),
+            tx,
+            ready_tx,
+            stopped,
+        ));
         let first = tokio::time::timeout(Duration::from_secs(30), ready).await;
         match first {
             Ok(Ok(Ok(()))) => {}
@@ -363,7 +379,11 @@ impl AlpacaVenue {
                 })
             }
             Ok(Ok(Err(e))) => return Err(LiveError::Config(format!("alpaca trade stream: {e}"))),
-            _ => return Err(LiveError::Config("alpaca trade stream: not listening within 30 s".into())),
+            _ => {
+                return Err(LiveError::Config(
+                    "alpaca trade stream: not listening within 30 s".into(),
+                ))
+            }
         }
         tracing::info!(url = %cfg.trade_stream_url(), "alpaca trade stream listening");
         let n = instruments.len();
@@ -377,7 +397,7 @@ impl AlpacaVenue {
             orders: BTreeMap::new(),
             by_venue: HashMap::new(),
             positions: vec![(Decimal::ZERO, None); n],
-            updates,
+            updates: Mutex::new(updates),
             pending: Vec::new(),
             counters,
             settle: Duration::from_millis(cfg.settle_ms),
@@ -387,11 +407,15 @@ impl AlpacaVenue {
         })
     }
 
-
     /// One REST call: (status, body). Connection failures and 5xx are retried (3 tries), 429
     /// waits as `Retry-After` asks.
     #[allow(clippy::disallowed_methods)] // waits between retries are the live clock's
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), VenueError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), VenueError> {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
         for attempt in 0..6u32 {
@@ -481,7 +505,14 @@ impl AlpacaVenue {
         }
     }
 
-    fn fill_event(&mut self, id: ClientOrderId, qty: Decimal, price: Decimal, leaves: Decimal, ts: UnixNanos) -> OrderEvent {
+    fn fill_event(
+        &mut self,
+        id: ClientOrderId,
+        qty: Decimal,
+        price: Decimal,
+        leaves: Decimal,
+        ts: UnixNanos,
+    ) -> OrderEvent {
         let t = &self.orders[&id];
         let (instrument_id, side) = (t.request.instrument_id, t.request.side);
         let p = &mut self.positions[instrument_id.index()];
@@ -568,7 +599,9 @@ impl AlpacaVenue {
         let (mut new_filled, mut new_notional) = (t.filled, t.notional);
         if filled > t.filled {
             let diff = filled - t.filled;
-            let this = (dec(&update["qty"]) == Some(diff)).then(|| dec(&update["price"])).flatten();
+            let this = (dec(&update["qty"]) == Some(diff))
+                .then(|| dec(&update["price"]))
+                .flatten();
             let price = this.or_else(|| dec(&o["filled_avg_price"]).map(|avg| (avg * filled - t.notional) / diff));
             if let Some(price) = price {
                 out.push(self.fill_event(id, diff, price, qty - filled, ts));
@@ -604,7 +637,9 @@ impl AlpacaVenue {
             .map(|(id, _)| *id)
             .collect();
         for id in open {
-            let Some(t) = self.orders.get(&id).cloned() else { continue };
+            let Some(t) = self.orders.get(&id).cloned() else {
+                continue;
+            };
             if t.terminal {
                 continue;
             }
@@ -613,9 +648,15 @@ impl AlpacaVenue {
                 (None, Some(c), None) => format!("/v2/orders:by_client_order_id?client_order_id={c}"),
                 (None, _, Some((entry, _))) => {
                     // A leg is found through its entry.
-                    let Some(c) = self.orders.get(&entry).and_then(|e| e.client_id.clone()) else { continue };
+                    let Some(c) = self.orders.get(&entry).and_then(|e| e.client_id.clone()) else {
+                        continue;
+                    };
                     let (status, o) = self
-                        .call(reqwest::Method::GET, &format!("/v2/orders:by_client_order_id?client_order_id={c}"), None)
+                        .call(
+                            reqwest::Method::GET,
+                            &format!("/v2/orders:by_client_order_id?client_order_id={c}"),
+                            None,
+                        )
                         .await?;
                     if status == 200 {
                         self.register(entry, &o);
@@ -674,7 +715,8 @@ impl AlpacaVenue {
     /// Takes what the stream delivered so far.
     async fn drain(&mut self, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         loop {
-            match self.updates.try_recv() {
+            let next = lock(&self.updates).try_recv();
+            match next {
                 Ok(Update::Trade(v)) => self.apply(&v, out),
                 Ok(Update::Reconnected) => {
                     lock(&self.counters).trade_stream_reconnects += 1;
@@ -691,14 +733,19 @@ impl AlpacaVenue {
     ///
     /// # Errors
     /// A journaled order or event that cannot be read.
-    pub fn restore(&mut self, orders: &[(String, u64, UnixNanos, String)], events: &[JournaledEvent]) -> Result<(), LiveError> {
+    pub fn restore(
+        &mut self,
+        orders: &[(String, u64, UnixNanos, String)],
+        events: &[JournaledEvent],
+    ) -> Result<(), LiveError> {
         let bad = |what: &'static str, e: serde_json::Error| LiveError::BadJournal {
             what,
             message: e.to_string(),
         };
         for (cid, seq, _, req) in orders {
             let request: OrderRequest = serde_json::from_str(req).map_err(|e| bad("an order", e))?;
-            self.orders.insert(ClientOrderId(*seq), Tracked::new(Some(cid.clone()), request));
+            self.orders
+                .insert(ClientOrderId(*seq), Tracked::new(Some(cid.clone()), request));
         }
         for je in events {
             let ev: OrderEvent = serde_json::from_str(&je.event).map_err(|e| bad("an order event", e))?;
@@ -743,16 +790,24 @@ impl AlpacaVenue {
     ///
     /// # Errors
     /// A difference without `adopt` (the report lists each), or the venue unreachable.
-    pub async fn reconcile(&mut self, adopt: bool) -> Result<(Vec<(String, u64, UnixNanos, String)>, Vec<String>), LiveError> {
+    pub async fn reconcile(
+        &mut self,
+        adopt: bool,
+    ) -> Result<(Vec<(String, u64, UnixNanos, String)>, Vec<String>), LiveError> {
         let venue = |e: VenueError| LiveError::Config(e.0);
         let mut out = Vec::new();
         self.sync(&mut out).await.map_err(venue)?;
         let mut diffs = Vec::new();
         let mut adopted = Vec::new();
         // Positions.
-        let (status, positions) = self.call(reqwest::Method::GET, "/v2/positions", None).await.map_err(venue)?;
+        let (status, positions) = self
+            .call(reqwest::Method::GET, "/v2/positions", None)
+            .await
+            .map_err(venue)?;
         if status != 200 {
-            return Err(LiveError::Config(format!("alpaca: GET /v2/positions answered {status}: {positions}")));
+            return Err(LiveError::Config(format!(
+                "alpaca: GET /v2/positions answered {status}: {positions}"
+            )));
         }
         let mut at_venue: HashMap<String, (Decimal, Option<Decimal>)> = HashMap::new();
         for p in positions.as_array().into_iter().flatten() {
@@ -819,11 +874,17 @@ impl AlpacaVenue {
         }
         // Open orders.
         let (status, open) = self
-            .call(reqwest::Method::GET, "/v2/orders?status=open&limit=500&nested=false", None)
+            .call(
+                reqwest::Method::GET,
+                "/v2/orders?status=open&limit=500&nested=false",
+                None,
+            )
             .await
             .map_err(venue)?;
         if status != 200 {
-            return Err(LiveError::Config(format!("alpaca: GET /v2/orders answered {status}: {open}")));
+            return Err(LiveError::Config(format!(
+                "alpaca: GET /v2/orders answered {status}: {open}"
+            )));
         }
         let mut seen = Vec::new();
         for o in open.as_array().into_iter().flatten() {
@@ -915,7 +976,9 @@ impl ExecutionVenue for AlpacaVenue {
                 request,
             }));
             let (status, reply) = block(&self.rt, self.call(reqwest::Method::POST, "/v2/orders", Some(&body)))?;
-            let message = reply["message"].as_str().map_or_else(|| reply.to_string(), str::to_string);
+            let message = reply["message"]
+                .as_str()
+                .map_or_else(|| reply.to_string(), str::to_string);
             let reply = if status == 422 && message.contains("client_order_id must be unique") {
                 // A retry whose first attempt got there: the order is the one already placed.
                 let (s, o) = block(
@@ -927,7 +990,9 @@ impl ExecutionVenue for AlpacaVenue {
                     ),
                 )?;
                 if s != 200 {
-                    return Err(VenueError(format!("alpaca: order {cid} is placed but cannot be read ({s})")));
+                    return Err(VenueError(format!(
+                        "alpaca: order {cid} is placed but cannot be read ({s})"
+                    )));
                 }
                 o
             } else if (200..300).contains(&status) {
@@ -946,7 +1011,10 @@ impl ExecutionVenue for AlpacaVenue {
                 continue;
             };
             self.register(id, &reply);
-            out.push(OrderEvent::Accepted(OrderAccepted { order_id: id, ts_event: ts }));
+            out.push(OrderEvent::Accepted(OrderAccepted {
+                order_id: id,
+                ts_event: ts,
+            }));
             if let Some(t) = self.orders.get_mut(&id) {
                 t.known = true;
             }
@@ -978,7 +1046,10 @@ impl ExecutionVenue for AlpacaVenue {
         }
         let left = self.unsettled();
         if left > 0 {
-            tracing::warn!(orders = left, "market orders not filled by the venue when the session ended; they stay at the venue");
+            tracing::warn!(
+                orders = left,
+                "market orders not filled by the venue when the session ended; they stay at the venue"
+            );
         }
         if let Some(s) = self.stop.take() {
             let _ = s.send(true);

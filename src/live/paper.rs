@@ -10,7 +10,7 @@
 //! goes on (see [`super::client`]).
 
 use super::client::{FeedTask, LiveError};
-use super::journal::{Journal, JournalError};
+use super::journal::{Journal, JournalError, StepKind};
 use super::orders::AlpacaVenue;
 use super::{lock, Credentials, Execution, LiveCounters, VenueKind};
 use crate::backtest::BacktestError;
@@ -21,7 +21,9 @@ use crate::data::{MarketData, Series};
 use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
 use crate::supervisor::{Feed, RunSetup, Venue};
-use crate::types::{Bar, ClientOrderId, Instrument, OrderEvent, OrderRequest, UnixNanos};
+use crate::types::{
+    Bar, ClientOrderId, Instrument, OrderCanceled, OrderEvent, OrderRequest, OrderSubmitted, UnixNanos,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -216,8 +218,29 @@ impl ExecutionVenue for JournaledVenue {
             }
         }
         let start = out.len();
-        self.inner.submit(fresh, ts, bars, out)?;
-        self.record(&out[start..].to_vec(), ts, "submit")
+        let warmup = self.inner.remote()
+            && lock(&self.journal).kind_of(ts).map_err(|e| VenueError(e.to_string()))? == Some(StepKind::Warmup);
+        if warmup {
+            // Decided on history: a broker cannot fill it at those prices. The strategy's state is
+            // built as in a backtest, its orders are not sent.
+            for (id, request) in fresh {
+                let quantity = request.quantity;
+                out.push(OrderEvent::Submitted(OrderSubmitted {
+                    order_id: id,
+                    ts_event: ts,
+                    request,
+                }));
+                out.push(OrderEvent::Canceled(OrderCanceled {
+                    order_id: id,
+                    ts_event: ts,
+                    reason: "warm-up: decided on history, not sent to the venue".into(),
+                    unfilled: quantity,
+                }));
+            }
+        } else {
+            self.inner.submit(fresh, ts, bars, out)?;
+        }
+        self.record(&out[start..], ts, "submit")
     }
     fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         let ts = bars.first().map_or(0, |b| b.ts_event);
@@ -227,14 +250,14 @@ impl ExecutionVenue for JournaledVenue {
         }
         let start = out.len();
         self.inner.on_bars(bars, out)?;
-        self.record(&out[start..].to_vec(), ts, "bars")
+        self.record(&out[start..], ts, "bars")
     }
     fn finish(&mut self, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Result<(), VenueError> {
         if self.inner.remote() {
             // A venue's events at the end are real (fills that came in): journaled.
             let start = out.len();
             self.inner.finish(ts, out)?;
-            return self.record(&out[start..].to_vec(), ts, "finish");
+            return self.record(&out[start..], ts, "finish");
         }
         // The end of a simulated session is not an event of the market: orders still working
         // are canceled in the outputs, not in the journal, so a restart finds them working.

@@ -173,7 +173,7 @@ impl Server {
             published: AtomicUsize::new(history),
             tx,
             start: Notify::new(),
-            started: AtomicBool::new(!spec.wait_for_client),
+            started: AtomicBool::new(!spec.wait_for_client || spec.manual),
             dropped_once: AtomicBool::new(false),
             stats: Arc::new(ServerStats::default()),
             symbols,
@@ -191,7 +191,7 @@ impl Server {
                     axum::routing::post(trading::post_order).get(trading::get_orders),
                 )
                 .route("/v2/orders:by_client_order_id", get(trading::order_by_client_id))
-                .route("/v2/orders/{id}", axum::routing::delete(trading::delete_order))
+                .route("/v2/orders/{id}", get(trading::get_order).delete(trading::delete_order))
                 .route("/v2/positions", get(trading::get_positions))
                 .route("/v2/account", get(trading::get_account))
                 .route("/stream", get(trading::trade_stream)),
@@ -248,15 +248,24 @@ impl Server {
     }
     /// Alpaca trading: the account's open positions (symbol, signed quantity).
     pub fn positions(&self) -> Vec<(String, Decimal)> {
-        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).positions())
+        self.shared
+            .book
+            .as_ref()
+            .map_or_else(Vec::new, |b| trading::lock(b).positions())
     }
     /// Alpaca trading: per order with fills, its client order id, filled quantity and notional.
     pub fn filled(&self) -> Vec<(String, Decimal, Decimal)> {
-        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).filled())
+        self.shared
+            .book
+            .as_ref()
+            .map_or_else(Vec::new, |b| trading::lock(b).filled())
     }
     /// Alpaca trading: the bodies of every `POST /v2/orders`, in order.
     pub fn order_bodies(&self) -> Vec<serde_json::Value> {
-        self.shared.book.as_ref().map_or_else(Vec::new, |b| trading::lock(b).bodies.clone())
+        self.shared
+            .book
+            .as_ref()
+            .map_or_else(Vec::new, |b| trading::lock(b).bodies.clone())
     }
 
     /// Stops serving and waits for the server's tasks (at most 5 s).

@@ -1,6 +1,7 @@
 //! The loopback Alpaca venue's trading side: `POST /v2/orders` (market, limit, stop,
 //! stop-limit; day and gtc; `order_class = "bracket"` with `take_profit` and `stop_loss`),
-//! `GET /v2/orders?status=open|closed|all`, `GET /v2/orders:by_client_order_id`,
+//! `GET /v2/orders?status=open|closed|all`, `GET /v2/orders/{id}`,
+//! `GET /v2/orders:by_client_order_id`,
 //! `DELETE /v2/orders/{id}`, `GET /v2/positions`, `GET /v2/account`, and the `trade_updates`
 //! stream on `/stream` (binary frames with JSON inside, as Alpaca sends them: `authenticate`,
 //! then `listen`).
@@ -97,7 +98,10 @@ impl Book {
     fn json(&self, k: usize) -> Value {
         let o = &self.orders[k];
         let r = &o.request;
-        let dec = |d: Option<Decimal>| d.map(|d| Value::String(d.normalize().to_string())).unwrap_or(Value::Null);
+        let dec = |d: Option<Decimal>| {
+            d.map(|d| Value::String(d.normalize().to_string()))
+                .unwrap_or(Value::Null)
+        };
         let (kind, limit, stop) = match r.order_type {
             OrderType::Market => ("market", None, None),
             OrderType::Limit { limit } => ("limit", Some(limit), None),
@@ -157,14 +161,18 @@ impl Book {
             data["price"] = json!(price.normalize().to_string());
             data["position_qty"] = json!(self.positions[i].0.normalize().to_string());
         }
-        let _ = self.updates.send(json!({"stream": "trade_updates", "data": data}).to_string());
+        let _ = self
+            .updates
+            .send(json!({"stream": "trade_updates", "data": data}).to_string());
     }
 
     /// Applies the simulator's events to the orders, the positions and the cash, and sends
     /// each as a trade update.
     fn apply(&mut self, events: Vec<OrderEvent>) {
         for ev in events {
-            let Some(&k) = self.by_sim.get(&ev.order_id()) else { continue };
+            let Some(&k) = self.by_sim.get(&ev.order_id()) else {
+                continue;
+            };
             match ev {
                 OrderEvent::Submitted(_) => {}
                 OrderEvent::Accepted(a) => {
@@ -249,7 +257,11 @@ impl Book {
             match v {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(t)) => t.parse().map(Some).map_err(|_| unprocessable("invalid decimal")),
-                Some(Value::Number(n)) => n.to_string().parse().map(Some).map_err(|_| unprocessable("invalid decimal")),
+                Some(Value::Number(n)) => n
+                    .to_string()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| unprocessable("invalid decimal")),
                 Some(_) => Err(unprocessable("invalid decimal")),
             }
         };
@@ -309,21 +321,22 @@ impl Book {
         let sim = ClientOrderId(self.next_sim);
         self.next_sim += 1;
         let ts = self.last_ts;
-        let order = |id: String, client: String, sim: ClientOrderId, request: OrderRequest, class: &'static str| VenueOrder {
-            id,
-            client_order_id: client,
-            sim,
-            request,
-            status: "pending_new",
-            filled_qty: Decimal::ZERO,
-            filled_notional: Decimal::ZERO,
-            created: ts,
-            updated: ts,
-            filled_at: None,
-            canceled_at: None,
-            order_class: class,
-            legs: Vec::new(),
-        };
+        let order =
+            |id: String, client: String, sim: ClientOrderId, request: OrderRequest, class: &'static str| VenueOrder {
+                id,
+                client_order_id: client,
+                sim,
+                request,
+                status: "pending_new",
+                filled_qty: Decimal::ZERO,
+                filled_notional: Decimal::ZERO,
+                created: ts,
+                updated: ts,
+                filled_at: None,
+                canceled_at: None,
+                order_class: class,
+                legs: Vec::new(),
+            };
         let k = self.add(order(
             uuid(0x0d, sim.0),
             client_order_id,
@@ -341,7 +354,10 @@ impl Book {
                     limit,
                 },
             };
-            for (leg, order_type) in [(Leg::TakeProfit, OrderType::Limit { limit: b.take_profit }), (Leg::StopLoss, stop)] {
+            for (leg, order_type) in [
+                (Leg::TakeProfit, OrderType::Limit { limit: b.take_profit }),
+                (Leg::StopLoss, stop),
+            ] {
                 let leg_sim = sim.with_leg(leg);
                 let mut o = order(
                     uuid(0x1e, leg_sim.0),
@@ -372,7 +388,10 @@ impl Book {
     }
 
     fn open(&self, k: usize) -> bool {
-        matches!(self.orders[k].status, "new" | "partially_filled" | "accepted" | "pending_new" | "held")
+        matches!(
+            self.orders[k].status,
+            "new" | "partially_filled" | "accepted" | "pending_new" | "held"
+        )
     }
 
     fn cancel(&mut self, id: &str) -> Result<(), (StatusCode, String)> {
@@ -454,7 +473,12 @@ impl Book {
 
 fn error(status: StatusCode, message: &str) -> Response {
     let code = u32::from(status.as_u16()) * 100_000;
-    (status, [("content-type", "application/json")], json!({"code": code, "message": message}).to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({"code": code, "message": message}).to_string(),
+    )
+        .into_response()
 }
 
 fn ok(v: Value) -> Response {
@@ -463,14 +487,16 @@ fn ok(v: Value) -> Response {
 
 impl Shared {
     /// The trading book (Alpaca only) after the key check; an error response otherwise.
-    fn trading(&self, headers: &HeaderMap) -> Result<&Mutex<Book>, Response> {
+    fn trading(&self, headers: &HeaderMap) -> Result<&Mutex<Book>, Box<Response>> {
         if let Some(r) = self.rest_gate() {
-            return Err(r);
+            return Err(Box::new(r));
         }
         if !self.keys_ok(headers) {
-            return Err(error(StatusCode::FORBIDDEN, "forbidden."));
+            return Err(Box::new(error(StatusCode::UNAUTHORIZED, "request is not authorized")));
         }
-        self.book.as_ref().ok_or_else(|| error(StatusCode::NOT_FOUND, "no trading here"))
+        self.book
+            .as_ref()
+            .ok_or_else(|| Box::new(error(StatusCode::NOT_FOUND, "no trading here")))
     }
 }
 
@@ -481,7 +507,7 @@ pub(crate) fn lock(m: &Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
 pub(crate) async fn post_order(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
     let b = match sh.trading(&headers) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(v) = serde_json::from_str::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "request body format is invalid");
@@ -513,7 +539,7 @@ pub(crate) async fn get_orders(
 ) -> Response {
     let b = match sh.trading(&headers) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let b = lock(b);
     let status = q.status.as_deref().unwrap_or("open");
@@ -546,11 +572,27 @@ pub(crate) async fn order_by_client_id(
 ) -> Response {
     let b = match sh.trading(&headers) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let b = lock(b);
     match q.client_order_id.as_ref().and_then(|c| b.by_client.get(c)) {
         Some(&k) => ok(b.json(k)),
+        None => error(StatusCode::NOT_FOUND, "order not found"),
+    }
+}
+
+pub(crate) async fn get_order(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    AxPath(id): AxPath<String>,
+) -> Response {
+    let b = match sh.trading(&headers) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let b = lock(b);
+    match b.orders.iter().position(|o| o.id == id) {
+        Some(k) => ok(b.json(k)),
         None => error(StatusCode::NOT_FOUND, "order not found"),
     }
 }
@@ -562,7 +604,7 @@ pub(crate) async fn delete_order(
 ) -> Response {
     let b = match sh.trading(&headers) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let res = lock(b).cancel(&id);
     match res {
@@ -574,14 +616,14 @@ pub(crate) async fn delete_order(
 pub(crate) async fn get_positions(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     match sh.trading(&headers) {
         Ok(b) => ok(lock(b).positions_json()),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
 pub(crate) async fn get_account(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let b = match sh.trading(&headers) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let b = lock(b);
     let mut equity = b.cash;

@@ -552,7 +552,7 @@ mod tests {
             ev
         };
         let mut fill_line = Vec::new();
-        write_event_line(&mut fill_line, 9, "close", "d", &events[6]).expect("write");
+        write_event_line(&mut fill_line, 9, "close", "d", &events[8]).expect("write");
         let fill_line = String::from_utf8(fill_line).expect("utf8");
         assert!(
             fill_line.contains("\"price\":\"17.87\",\"commission\":\"0.005\""),

@@ -13,8 +13,8 @@ pub use bar::{find_bar, Bar};
 pub use ids::{ClientOrderId, InstrumentId, Leg};
 pub use instrument::Instrument;
 pub use order::{
-    Bracket, Fill, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected, OrderRequest, OrderSubmitted, OrderType, Side,
-    TimeInForce,
+    Bracket, Fill, OrderAccepted, OrderCanceled, OrderEvent, OrderRejected, OrderRequest, OrderSubmitted, OrderType,
+    Side, TimeInForce,
 };
 pub use position::Position;
 pub use rust_decimal::Decimal;
