@@ -190,3 +190,104 @@ async fn binance_sdk_reads_the_loopback_venue() {
     }
     server.stop().await;
 }
+
+/// alpaca-py's `TradingClient` and `TradingStream` against the loopback venue's trading API:
+/// a market order, a bracket order (its legs as Alpaca nests them), a DAY limit canceled by id,
+/// a reused client order id refused, open orders, the fills on the `trade_updates` stream
+/// (binary frames), and the positions after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpaca_py_trades_on_the_loopback_venue() {
+    use std::sync::atomic::Ordering;
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(dir.path());
+    let m1 = Interval::parse("1m").expect("1m");
+    let mut spec = MarketSpec::new(VenueKind::Alpaca, data.clone(), m1, HISTORY);
+    spec.credentials = Some(Credentials {
+        key_id: "sdk-key".into(),
+        secret: "sdk-secret".into(),
+    });
+    spec.manual = true;
+    let server = Arc::new(
+        Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("server"),
+    );
+    let symbol = data.instruments[0].symbol.clone();
+    let last = data.timestamps[HISTORY - 1];
+    let price = bar_at(&data, &symbol, last)[3];
+    // Once the SDK's stream listens, the next bar is published: the market orders fill on it.
+    let stepper = {
+        let server = server.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while server.stats().trade_listeners.load(Ordering::Acquire) == 0 {
+                assert!(std::time::Instant::now() < deadline, "the SDK never listened");
+                tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>())
+                    .await
+                    .ok();
+            }
+            server.advance(1);
+        }
+    };
+    let args = [
+        "alpaca-trading".into(),
+        server.rest_url(),
+        format!("{}/stream", server.ws_url()),
+        "sdk-key".into(),
+        "sdk-secret".into(),
+        symbol.clone(),
+        price.to_string(),
+    ];
+    let (out, ()) = tokio::join!(run_sdk(&py, &args), stepper);
+    assert_eq!(out["account"], serde_json::json!(["100000", "ACTIVE"]));
+    assert_eq!(out["market"], serde_json::json!(["sdk-1", "new", "market", "5"]));
+    let r = |x: f64| format!("{:.2}", x);
+    let p: f64 = price.to_string().parse().expect("f64");
+    let bracket = &out["bracket"];
+    assert_eq!(bracket[0], "bracket");
+    let legs = bracket[1].as_array().expect("legs");
+    assert_eq!(legs.len(), 2, "{bracket}");
+    assert_eq!(legs[0][0], "limit");
+    assert_eq!(dec(&legs[0][1]), dec(&serde_json::json!(r(p * 1.5))));
+    assert_eq!(legs[0][3], "sell");
+    assert_eq!(legs[1][0], "stop");
+    assert_eq!(dec(&legs[1][2]), dec(&serde_json::json!(r(p * 0.5))));
+    let dup = out["duplicate"].as_array().expect("refused");
+    assert_eq!(dup[0], 422);
+    assert!(dup[1].as_str().expect("msg").contains("client_order_id must be unique"));
+    // Not nested: the bracket's two held legs are listed beside the three orders.
+    let open: Vec<&str> = out["open"]
+        .as_array()
+        .expect("open")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(open.len(), 5, "{open:?}");
+    assert!(["sdk-1", "sdk-2", "sdk-3"].iter().all(|c| open.contains(c)), "{open:?}");
+    assert_eq!(out["canceled"], "canceled");
+    // The stream: both market orders filled at the next bar's open, positions after each.
+    let open = bar_at(&data, &symbol, data.timestamps[HISTORY])[0];
+    let fills: Vec<&serde_json::Value> = out["updates"]
+        .as_array()
+        .expect("updates")
+        .iter()
+        .filter(|u| u[0] == "fill")
+        .collect();
+    assert_eq!(fills.len(), 2, "{}", out["updates"]);
+    assert_eq!(
+        (fills[0][1].as_str(), dec(&fills[0][2]), dec(&fills[0][3])),
+        (Some("sdk-1"), open, 5.into())
+    );
+    assert_eq!(dec(&fills[0][4]), 5.into());
+    assert_eq!((fills[1][1].as_str(), dec(&fills[1][4])), (Some("sdk-2"), 7.into()));
+    let positions = out["positions"].as_array().expect("positions");
+    assert_eq!(positions.len(), 1);
+    assert_eq!(
+        (positions[0][0].as_str(), dec(&positions[0][1])),
+        (Some(symbol.as_str()), 7.into())
+    );
+    assert_eq!(dec(&positions[0][2]), open);
+    assert_eq!(positions[0][3], "long");
+    drop(Arc::try_unwrap(server).map(|s| s.stop()));
+}

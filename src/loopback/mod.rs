@@ -75,6 +75,8 @@ pub struct ServerStats {
     pub dropped: AtomicU64,
     pub frames: AtomicU64,
     pub orders_rejected: AtomicU64,
+    /// Connections listening to `trade_updates`.
+    pub trade_listeners: AtomicU64,
 }
 
 /// A loopback venue's settings.

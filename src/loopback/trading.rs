@@ -70,8 +70,14 @@ pub(crate) struct Book {
     pub(crate) bodies: Vec<Value>,
 }
 
+/// A version-4-shaped UUID naming `n` of a kind (all 64 bits of `n` kept).
 fn uuid(kind: u32, n: u64) -> String {
-    format!("{kind:08x}-0000-4000-8000-{n:012x}")
+    format!(
+        "{kind:08x}-{:04x}-4{:03x}-8000-{:012x}",
+        n >> 48,
+        (n >> 36) & 0xfff,
+        n & 0xffff_ffff_ffff
+    )
 }
 
 impl Book {
@@ -689,6 +695,7 @@ async fn trade_session(mut socket: WebSocket, sh: Arc<Shared>) {
                     Some("listen") if authed => {
                         let streams = v.pointer("/data/streams").cloned().unwrap_or(json!([]));
                         listening = streams.as_array().is_some_and(|a| a.iter().any(|s| s == "trade_updates"));
+                        sh.stats.trade_listeners.fetch_add(u64::from(listening), Ordering::AcqRel);
                         let reply = json!({"stream": "listening", "data": {"streams": streams}});
                         if socket.send(frame(reply)).await.is_err() {
                             return;

@@ -2,6 +2,7 @@
 
     python venue_clients.py alpaca  REST_URL WS_URL KEY SECRET SYMBOL,SYMBOL N
     python venue_clients.py binance REST_URL WS_URL SYMBOL,SYMBOL N
+    python venue_clients.py alpaca-trading TRADING_URL STREAM_URL KEY SECRET SYMBOL PRICE
 
 Prints one JSON object: what the SDK read over REST and the first N bars it received from the
 stream, so that the Rust test compares them with the market the venue serves.
@@ -41,6 +42,87 @@ def alpaca(rest, ws, key, secret, symbols, n):
 
     stream.subscribe_bars(on_bar, *symbols)
     asyncio.run(asyncio.wait_for(stream._run_forever(), 60))
+    return out
+
+
+def alpaca_trading(base, ws, key, secret, symbol, price):
+    """Orders through alpaca-py's TradingClient, updates through its TradingStream."""
+    from alpaca.common.exceptions import APIError
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
+    from alpaca.trading.requests import (
+        GetOrdersRequest,
+        LimitOrderRequest,
+        MarketOrderRequest,
+        StopLossRequest,
+        TakeProfitRequest,
+    )
+    from alpaca.trading.stream import TradingStream
+
+    price = float(price)
+    client = TradingClient(key, secret, paper=True, url_override=base)
+    out = {}
+    acct = client.get_account()
+    out["account"] = [str(acct.cash), acct.status.value]
+    m = client.submit_order(
+        MarketOrderRequest(
+            symbol=symbol, qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, client_order_id="sdk-1"
+        )
+    )
+    out["market"] = [m.client_order_id, m.status.value, m.type.value, str(m.qty)]
+    b = client.submit_order(
+        MarketOrderRequest(
+            symbol=symbol,
+            qty=2,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=round(price * 1.5, 2)),
+            stop_loss=StopLossRequest(stop_price=round(price * 0.5, 2)),
+            client_order_id="sdk-2",
+        )
+    )
+    out["bracket"] = [
+        b.order_class.value,
+        sorted([leg.type.value, str(leg.limit_price), str(leg.stop_price), leg.side.value] for leg in b.legs or []),
+    ]
+    lim = client.submit_order(
+        LimitOrderRequest(
+            symbol=symbol,
+            qty=1,
+            side=OrderSide.BUY,
+            limit_price=round(price * 0.5, 2),
+            time_in_force=TimeInForce.DAY,
+            client_order_id="sdk-3",
+        )
+    )
+    try:
+        client.submit_order(
+            MarketOrderRequest(
+                symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, client_order_id="sdk-1"
+            )
+        )
+        out["duplicate"] = "placed"
+    except APIError as e:
+        out["duplicate"] = [e.status_code, str(e)]
+    out["open"] = sorted(o.client_order_id for o in client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN)))
+    client.cancel_order_by_id(lim.id)
+    out["canceled"] = client.get_order_by_client_id("sdk-3").status.value
+
+    stream = TradingStream(key, secret, paper=True, url_override=ws)
+    out["updates"] = []
+
+    async def on_update(u):
+        out["updates"].append(
+            [u.event, u.order.client_order_id, u.price and str(u.price), u.qty and str(u.qty), u.position_qty and str(u.position_qty)]
+        )
+        fills = [x for x in out["updates"] if x[0] == "fill"]
+        if len(fills) >= 2:
+            await stream.stop_ws()
+
+    stream.subscribe_trade_updates(on_update)
+    asyncio.run(asyncio.wait_for(stream._run_forever(), 60))
+    out["positions"] = [[p.symbol, str(p.qty), str(p.avg_entry_price), p.side.value] for p in client.get_all_positions()]
     return out
 
 
@@ -87,7 +169,10 @@ def binance(rest, ws, symbols, n):
 
 if __name__ == "__main__":
     venue = sys.argv[1]
-    if venue == "alpaca":
+    if venue == "alpaca-trading":
+        _, _, base, ws, key, secret, sym, price = sys.argv
+        result = alpaca_trading(base, ws, key, secret, sym, price)
+    elif venue == "alpaca":
         _, _, rest, ws, key, secret, syms, n = sys.argv
         result = alpaca(rest, ws, key, secret, syms.split(","), int(n))
     else:
