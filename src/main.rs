@@ -159,7 +159,8 @@ pub struct ServeArgs {
     #[arg(long)]
     no_wait: bool,
     /// Inject a fault: drop-after=N, malformed-at=K, unknown-at=K, unsubscribed-at=K,
-    /// duplicate-at=K, out-of-order-at=K, correction-at=K, unclosed, rest-429=N, rest-418=N.
+    /// duplicate-at=K, out-of-order-at=K, correction-at=K, unclosed, rest-429=N, rest-418=N,
+    /// reject-order=N (Alpaca: the Nth order placed is refused).
     #[arg(long)]
     fault: Vec<String>,
 }

@@ -322,6 +322,7 @@ pub fn parse_faults(list: &[String]) -> Result<kairos::loopback::Faults> {
             "correction-at" => f.correction_at = Some(n()?),
             "rest-429" => f.rest_429 = n()?,
             "rest-418" => f.rest_418 = n()?,
+            "reject-order" => f.reject_order = Some(n()?),
             "unclosed" => f.unclosed = true,
             _ => bail!("--fault {item}: unknown fault"),
         }

@@ -10,6 +10,7 @@
 //! | bar assembly | [`assembler`] | one timestamp's bars released together: when every symbol delivered, or `grace_ms` after the first; duplicates, late bars and missing symbols counted |
 //! | journal | [`journal`] | SQLite (bundled, WAL): every released bar, order and order event, committed before it is acted on |
 //! | feed task | [`client`] | replay of the journal, warm-up and gap backfill over REST, the WebSocket stream with reconnects (exponential backoff with jitter), `Retry-After` |
+//! | orders at Alpaca | [`orders`] | `execution = "alpaca"`: `POST /v2/orders` (brackets included), fills from `trade_updates`, reconciliation at start |
 //! | session | [`paper`] | `kairos paper`: wiring, status lines, Ctrl-C, outputs, `summary.json`; `kairos paper export` |
 //!
 //! ## Time
