@@ -521,8 +521,10 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
             .args(["--max-bars", &live.to_string()])
             .env("APCA_API_KEY_ID", KEY)
             .env("APCA_API_SECRET_KEY", SECRET)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            // Its logs, as verbose as they go, are among the files searched for the secret.
+            .env("RUST_LOG", "debug")
+            .stdout(std::fs::File::create(dir.path().join("child.out")).expect("log file"))
+            .stderr(std::fs::File::create(dir.path().join("child.log")).expect("log file"))
             .spawn()
             .expect("spawn kairos paper"),
     );
@@ -586,6 +588,8 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
         assert_eq!(mine.get(&n), Some(&(q, notional)), "order {cid}");
     }
     server.stop().await;
+    let log = read(&dir.path().join("child.log"));
+    assert!(log.contains("alpaca trade stream listening"), "the child's log was captured: {log}");
     assert_no_secret(dir.path());
 }
 
