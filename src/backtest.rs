@@ -60,7 +60,21 @@ pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
 /// # Errors
 /// Strategy construction, model loading or engine errors.
 pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, BacktestError> {
-    let (strategy, model, features) = pipeline_parts(cfg, &data)?;
+    let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params)?;
+    run_with(cfg, data, strategy)
+}
+
+/// Runs on already loaded data with a strategy of the caller's (a user's own, not in the
+/// registry); `cfg.strategy` is not read.
+///
+/// # Errors
+/// Model loading or engine errors.
+pub fn run_with(
+    cfg: &Config,
+    data: Arc<MarketData>,
+    strategy: Box<dyn crate::strategy::Strategy>,
+) -> Result<RunOutput, BacktestError> {
+    let (model, features) = model_and_features(cfg, &data)?;
     let setup = RunSetup {
         data,
         feed: Feed::Replay,
@@ -85,6 +99,22 @@ pub fn run_on(cfg: &Config, data: Arc<MarketData>) -> Result<RunOutput, Backtest
 /// Strategy construction or model loading errors.
 pub(crate) fn pipeline_parts(cfg: &Config, data: &MarketData) -> Result<PipelineParts, BacktestError> {
     let strategy = crate::strategies::build(&cfg.strategy.name, &cfg.strategy.params)?;
+    let (model, features) = model_and_features(cfg, data)?;
+    Ok((strategy, model, features))
+}
+
+/// The model (if any) and the feature stage of a run.
+#[allow(clippy::type_complexity)]
+fn model_and_features(
+    cfg: &Config,
+    data: &MarketData,
+) -> Result<
+    (
+        Option<crate::model::ModelRuntime>,
+        Box<dyn crate::feature::FeatureEngine>,
+    ),
+    BacktestError,
+> {
     let model = load_model(cfg, data)?;
     let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
         let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
@@ -92,7 +122,7 @@ pub(crate) fn pipeline_parts(cfg: &Config, data: &MarketData) -> Result<Pipeline
     } else {
         Box::new(NoFeatures)
     };
-    Ok((strategy, model, features))
+    Ok((model, features))
 }
 
 /// Strategy, model and feature stage.

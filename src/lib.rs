@@ -41,11 +41,14 @@
 //! (see [`events`]): the broker matches bar `t` only after the strategy's orders of `t - 1`, the
 //! strategy decides at `t` only after the broker's fills of `t`. Results do not depend on the
 //! number of worker threads or on scheduling. No actor reads the wall clock ([`clock`]).
+//! [`audit`] checks no look-ahead for any strategy as a command: the run again with every bar
+//! after a cut replaced must decide the same up to the cut.
 //!
 //! ## Paper trading
 //! [`live`] is the live end of the same pipeline: venue protocols (Binance, Alpaca), bar
 //! assembly per timestamp, the SQLite journal (crash recovery by replay), the feed task
-//! (warm-up, backfill, reconnects) and the session (`kairos paper`). [`loopback`] serves a
+//! (warm-up, backfill, reconnects), orders at Alpaca's paper API ([`live::orders`]) and the
+//! session (`kairos paper`). [`loopback`] serves a
 //! recorded market over the venues' real protocols, for tests and for `kairos serve-market`.
 //!
 //! ## Data
@@ -66,6 +69,7 @@
 //! [`supervisor::EngineError`], [`backtest::BacktestError`]); only the binary uses `anyhow`.
 
 pub mod account;
+pub mod audit;
 pub mod backtest;
 pub mod broker;
 pub mod clock;

@@ -30,8 +30,11 @@ enum Command {
     /// Benchmark a configuration: engine throughput beside a minimal single-threaded loop.
     Bench(BenchArgs),
     /// Paper trading: the configured strategy on live bars (`[live]`), orders to the broker
-    /// simulator; `paper export` writes a session's bars as a data set.
+    /// simulator or Alpaca's paper API; `paper export` writes a session's bars as a data set.
     Paper(PaperArgs),
+    /// No look-ahead, checked: rerun the backtest with every bar after a cut replaced and report
+    /// whether any decision up to the cut changed (exit status 1 when one did).
+    Audit(AuditArgs),
     /// Serve a recorded market over a venue's real protocol (WebSocket stream and REST history)
     /// on loopback, in real time or faster: a venue for paper sessions without keys.
     ServeMarket(ServeArgs),
@@ -121,6 +124,25 @@ pub struct PaperArgs {
     /// journal's at start, take the venue's (else the start stops with a report).
     #[arg(long)]
     adopt_venue_state: bool,
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    config: PathBuf,
+    /// The cut date (YYYY-MM-DD): bars after its last timestamp are replaced (default: the
+    /// middle of the market).
+    #[arg(long)]
+    at: Option<String>,
+    /// Seed of the replacement factors.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Override `data.path`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Override `output.dir` (the two runs go to `DIR/audit/`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +307,7 @@ fn run(command: Command) -> Result<()> {
         } => cli::synth(a)?,
         Command::Bench(a) => cli::bench(a)?,
         Command::Paper(a) => cli::paper(a)?,
+        Command::Audit(a) => cli::audit(a)?,
         Command::ServeMarket(a) => cli::serve_market(a)?,
         Command::BenchLive(a) => cli::bench::bench_live(a)?,
         Command::Features(a) => cli::features(a)?,

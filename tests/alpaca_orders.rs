@@ -589,7 +589,10 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
     }
     server.stop().await;
     let log = read(&dir.path().join("child.log"));
-    assert!(log.contains("alpaca trade stream listening"), "the child's log was captured: {log}");
+    assert!(
+        log.contains("alpaca trade stream listening"),
+        "the child's log was captured: {log}"
+    );
     assert_no_secret(dir.path());
 }
 

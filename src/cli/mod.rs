@@ -243,6 +243,42 @@ pub fn train(config: &std::path::Path) -> Result<()> {
 }
 
 /// `kairos paper`: a paper session, or `paper export`.
+/// `kairos audit`: prints the report (JSON); fails when a decision up to the cut changed.
+pub fn audit(a: crate::AuditArgs) -> Result<()> {
+    let cfg = Config::from_file_with(
+        &a.config,
+        Overrides {
+            out: a.out,
+            data: a.data,
+            ..Overrides::default()
+        },
+    )?;
+    kairos::output::check_output_path(&cfg.output.dir, &cfg.data.path)
+        .map_err(|e| anyhow::anyhow!("output.dir: {e}"))?;
+    let data = std::sync::Arc::new(kairos::backtest::load_data(&cfg)?);
+    let cut = kairos::audit::cut_step(&data, a.at.as_deref())?;
+    let report = kairos::audit::audit(&cfg, data, cut, a.seed)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    match &report.first_difference {
+        None => {
+            eprintln!(
+                "audit {}: no look-ahead seen: {} decisions ({} order events) up to {} unchanged with {} later bars replaced",
+                report.strategy, report.decisions_compared, report.events_compared, report.cut_date, report.bars_replaced
+            );
+            Ok(())
+        }
+        Some(d) => bail!(
+            "audit {}: look-ahead: at step {} ({}), with only bars after {} changed, the run decided differently:\n  original: {}\n  altered:  {}",
+            report.strategy,
+            d.step,
+            d.date,
+            report.cut_date,
+            if d.original.is_empty() { "(nothing)" } else { &d.original },
+            if d.altered.is_empty() { "(nothing)" } else { &d.altered }
+        ),
+    }
+}
+
 pub fn paper(a: PaperArgs) -> Result<()> {
     if let Some(PaperCommand::Export { journal, out }) = a.command {
         if !journal.exists() {
