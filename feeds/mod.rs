@@ -402,5 +402,6 @@ fn assemble(
         timestamps,
         daily: all_dates,
         report,
+        universe: None,
     }
 }

@@ -52,6 +52,11 @@ pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
         ))
         .into());
     }
+    let mut data = data;
+    if let Some(u) = &cfg.data.universe {
+        let universe = crate::data::universe::Universe::load(u)?;
+        data.universe = Some(Arc::new(universe.mask(&data)));
+    }
     Ok(data)
 }
 

@@ -173,6 +173,9 @@ pub struct DataConfig {
     pub lot_size: Decimal,
     #[serde(default = "cent")]
     pub tick_size: Decimal,
+    /// Index membership spans (`ticker,start_date,end_date`): a point-in-time universe.
+    #[serde(default)]
+    pub universe: Option<PathBuf>,
 }
 
 impl DataConfig {
@@ -186,6 +189,7 @@ impl DataConfig {
             on_bad_row: BadRowPolicy::default(),
             lot_size: one(),
             tick_size: cent(),
+            universe: None,
         }
     }
 }

@@ -167,7 +167,7 @@ impl Strategy for SmaCross {
             }
             if let Some(prev) = s.prev_d {
                 let qty = ctx.position(bar.instrument_id).quantity;
-                if prev <= 0.0 && d > 0.0 && qty.is_zero() {
+                if prev <= 0.0 && d > 0.0 && qty.is_zero() && ctx.in_universe(bar.instrument_id) {
                     let buy = whole_lots(equity / n / bar.close, inst.lot_size);
                     if buy > Decimal::ZERO {
                         orders.push(OrderRequest::market(bar.instrument_id, Side::Buy, buy));

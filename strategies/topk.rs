@@ -9,6 +9,9 @@
 //!    ranked within `band`, fill up to `k` with the best-ranked others (never a stopped name);
 //!    sell held names outside the target; size each target to `floor(E_t / k / close_t)`.
 //! 3. Submission order: stop exits, then sells, then buys.
+//!
+//! With a point-in-time universe (`data.universe`), only members at t are ranked; a held name
+//! that left the universe is unranked, so it leaves the target and is sold.
 
 use super::whole_lots;
 use super::StrategyError;
@@ -150,7 +153,11 @@ impl Strategy for TopK {
             match (self.p.signal, ctx.scores()) {
                 (Signal::Model, Some(scores)) => {
                     for &(id, score) in &scores.scores {
-                        if ctx.instruments()[id.index()].tradable && bar_of(id).is_some() && score.is_finite() {
+                        if ctx.instruments()[id.index()].tradable
+                            && ctx.in_universe(id)
+                            && bar_of(id).is_some()
+                            && score.is_finite()
+                        {
                             self.ranked.push((score, id));
                         }
                     }
@@ -159,7 +166,10 @@ impl Strategy for TopK {
                 (Signal::Momentum, _) => {
                     for bar in bars {
                         let h = &self.history[bar.instrument_id.index()];
-                        if ctx.instruments()[bar.instrument_id.index()].tradable && h.len() == lb + 1 {
+                        if ctx.instruments()[bar.instrument_id.index()].tradable
+                            && ctx.in_universe(bar.instrument_id)
+                            && h.len() == lb + 1
+                        {
                             self.ranked.push((h[lb] / h[0] - 1.0, bar.instrument_id));
                         }
                     }

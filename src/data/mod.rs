@@ -5,6 +5,7 @@
 
 mod replay;
 pub mod synth;
+pub mod universe;
 
 pub use replay::ReplayCursor;
 
@@ -86,6 +87,8 @@ pub struct MarketData {
     /// True when every input timestamp was a plain date (daily bars).
     pub daily: bool,
     pub report: LoadReport,
+    /// Membership per instrument and step when `data.universe` is set (see [`universe`]).
+    pub universe: Option<std::sync::Arc<universe::UniverseMask>>,
 }
 
 impl MarketData {

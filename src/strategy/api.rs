@@ -31,6 +31,7 @@ pub struct StrategyContext<'a> {
     pub(crate) equity: std::cell::OnceCell<Decimal>,
     pub(crate) features: Option<&'a FeatureFrame>,
     pub(crate) scores: Option<&'a Scores>,
+    pub(crate) universe: Option<&'a crate::data::universe::UniverseMask>,
 }
 
 impl<'a> StrategyContext<'a> {
@@ -50,7 +51,15 @@ impl<'a> StrategyContext<'a> {
             equity: std::cell::OnceCell::new(),
             features: signals.and_then(|s| s.features.as_deref()),
             scores: signals.and_then(|s| s.scores.as_deref()),
+            universe: None,
         }
+    }
+
+    /// Whether `id` is in the run's point-in-time universe at this step (`data.universe`);
+    /// always true without one. Orders that would open or add to a position outside it are
+    /// dropped by the host; held names may always be sold.
+    pub fn in_universe(&self, id: InstrumentId) -> bool {
+        self.universe.is_none_or(|u| u.contains(id.index(), self.step))
     }
 
     /// Index of the current timestamp in the replay (0-based).

@@ -4,8 +4,9 @@
 
 use super::api::{Strategy, StrategyContext};
 use crate::account::Portfolio;
+use crate::data::universe::UniverseMask;
 use crate::events::{ExecutionReport, SignalEvent};
-use crate::types::{ClientOrderId, Decimal, Instrument, OrderEvent, OrderRequest};
+use crate::types::{ClientOrderId, Decimal, Instrument, OrderEvent, OrderRequest, Side};
 use std::sync::Arc;
 
 /// Hosts one strategy.
@@ -15,6 +16,7 @@ pub struct StrategyHost {
     book: Portfolio,
     next_order_id: u64,
     started: bool,
+    universe: Option<Arc<UniverseMask>>,
 }
 
 impl StrategyHost {
@@ -26,7 +28,14 @@ impl StrategyHost {
             book: Portfolio::new(initial_cash, n),
             next_order_id: 1,
             started: false,
+            universe: None,
         }
+    }
+
+    /// A point-in-time universe (see [`crate::data::universe`]).
+    pub fn with_universe(mut self, universe: Option<Arc<UniverseMask>>) -> Self {
+        self.universe = universe;
+        self
     }
 
     /// The strategy's account view.
@@ -62,14 +71,18 @@ impl StrategyHost {
             started,
             ..
         } = self;
-        let ctx = StrategyContext::new(market.step, market.ts_event, instruments, book, Some(signals));
+        let mut ctx = StrategyContext::new(market.step, market.ts_event, instruments, book, Some(signals));
+        ctx.universe = self.universe.as_deref();
         if !*started {
             strategy.on_start(&ctx);
             *started = true;
         }
-        let requests = strategy.on_bars(&market.bars, &ctx);
+        let mut requests = strategy.on_bars(&market.bars, &ctx);
         if market.last {
             strategy.on_end(&ctx);
+        }
+        if let Some(u) = &self.universe {
+            requests.retain_mut(|r| outside_universe(r, u, market.step, book, instruments).is_none());
         }
         requests
             .into_iter()
@@ -80,4 +93,36 @@ impl StrategyHost {
             })
             .collect()
     }
+}
+
+/// Applies the universe to one order at `step`: an order that would open or add to a position in
+/// a symbol outside it is dropped (logged, `Some(())`); one that reduces a position goes through,
+/// capped at closing it.
+fn outside_universe(
+    r: &mut OrderRequest,
+    u: &UniverseMask,
+    step: u64,
+    book: &Portfolio,
+    instruments: &[Instrument],
+) -> Option<()> {
+    let i = r.instrument_id.index();
+    if u.contains(i, step) {
+        return None;
+    }
+    let held = book.position(r.instrument_id).quantity;
+    let closing = match r.side {
+        Side::Buy if held < Decimal::ZERO => -held,
+        Side::Sell if held > Decimal::ZERO => held,
+        _ => Decimal::ZERO,
+    };
+    if closing.is_zero() {
+        tracing::warn!(
+            symbol = %instruments[i].symbol,
+            step,
+            "order dropped: the symbol is outside the universe at this step (data.universe)"
+        );
+        return Some(());
+    }
+    r.quantity = r.quantity.min(closing);
+    None
 }

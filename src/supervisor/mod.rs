@@ -166,7 +166,8 @@ impl Actor for SupervisorActor {
             sup.clone(),
         )
         .await?;
-        let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash);
+        let host =
+            StrategyHost::new(setup.strategy, instruments, setup.initial_cash).with_universe(data.universe.clone());
         let (strategy, _) = Actor::spawn_linked(
             name("strategy"),
             StrategyActor,
