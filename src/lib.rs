@@ -91,4 +91,5 @@ pub mod research;
 pub mod strategies;
 pub mod strategy;
 pub mod supervisor;
+pub mod sweep;
 pub mod types;

@@ -35,6 +35,8 @@ enum Command {
     /// No look-ahead, checked: rerun the backtest with every bar after a cut replaced and report
     /// whether any decision up to the cut changed (exit status 1 when one did).
     Audit(AuditArgs),
+    /// Run a grid of parameter sets in parallel over one loaded market: `sweep.csv`.
+    Sweep(SweepArgs),
     /// Serve a recorded market over a venue's real protocol (WebSocket stream and REST history)
     /// on loopback, in real time or faster: a venue for paper sessions without keys.
     ServeMarket(ServeArgs),
@@ -124,6 +126,27 @@ pub struct PaperArgs {
     /// journal's at start, take the venue's (else the start stops with a report).
     #[arg(long)]
     adopt_venue_state: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    #[arg(long)]
+    config: PathBuf,
+    /// The grid: a `[grid]` table of "dotted.key" = [values].
+    #[arg(long)]
+    grid: PathBuf,
+    /// Override `data.path`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where `sweep.csv` (and kept outputs) go (default: `output.dir`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Cells run at once (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Keep each cell's outputs under `OUT/cells/NNNN/`.
+    #[arg(long)]
+    keep_outputs: bool,
 }
 
 #[derive(clap::Args)]
@@ -308,6 +331,7 @@ fn run(command: Command) -> Result<()> {
         Command::Bench(a) => cli::bench(a)?,
         Command::Paper(a) => cli::paper(a)?,
         Command::Audit(a) => cli::audit(a)?,
+        Command::Sweep(a) => cli::sweep(a)?,
         Command::ServeMarket(a) => cli::serve_market(a)?,
         Command::BenchLive(a) => cli::bench::bench_live(a)?,
         Command::Features(a) => cli::features(a)?,

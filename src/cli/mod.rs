@@ -243,6 +243,54 @@ pub fn train(config: &std::path::Path) -> Result<()> {
 }
 
 /// `kairos paper`: a paper session, or `paper export`.
+/// `kairos sweep`: loads the market once, runs every cell, writes `sweep.csv`, prints cells/s.
+pub fn sweep(a: crate::SweepArgs) -> Result<()> {
+    let overrides = Overrides {
+        data: a.data.clone(),
+        ..Overrides::default()
+    };
+    let base_cfg = Config::from_file_with(&a.config, overrides.clone())?;
+    let text = std::fs::read_to_string(&a.config).with_context(|| format!("{}", a.config.display()))?;
+    let base: toml::Table = toml::from_str(&text).with_context(|| format!("{}", a.config.display()))?;
+    let grid_text = std::fs::read_to_string(&a.grid).with_context(|| format!("{}", a.grid.display()))?;
+    let grid = kairos::sweep::Grid::parse(&grid_text, &a.grid)?;
+    let out = a.out.unwrap_or_else(|| base_cfg.output.dir.clone());
+    kairos::output::check_output_path(&out, &base_cfg.data.path).map_err(|e| anyhow::anyhow!("--out: {e}"))?;
+    let t0 = std::time::Instant::now();
+    let data = std::sync::Arc::new(kairos::backtest::load_data(&base_cfg)?);
+    let load = t0.elapsed().as_secs_f64();
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let t1 = std::time::Instant::now();
+    let results = kairos::sweep::run(
+        &base,
+        &a.config,
+        &grid,
+        &overrides,
+        data,
+        &out,
+        &kairos::sweep::SweepOptions {
+            threads,
+            keep_outputs: a.keep_outputs,
+            progress: base_cfg.engine.progress,
+        },
+    )?;
+    let secs = t1.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "cells": results.len(),
+            "threads": threads,
+            "load_seconds": load,
+            "run_seconds": secs,
+            "cells_per_second": results.len() as f64 / secs,
+            "sweep_csv": out.join("sweep.csv"),
+        })
+    );
+    Ok(())
+}
+
 /// `kairos audit`: prints the report (JSON); fails when a decision up to the cut changed.
 pub fn audit(a: crate::AuditArgs) -> Result<()> {
     let cfg = Config::from_file_with(
