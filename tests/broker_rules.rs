@@ -477,3 +477,164 @@ fn bracket_legs_work_after_the_entry_fills_and_cancel_each_other() {
     br.submit(vec![(ClientOrderId(1), bad)], b0.ts_event, &[b0], &mut ev);
     assert!(summary(&ev)[1].starts_with("O1 rejected: bracket: the stop-loss 12 must be on the losing side"));
 }
+
+fn a_share(daily: bool) -> BrokerSim {
+    use kairos::broker::AShareRules;
+    let cfg = BrokerConfig {
+        commission_bps: dec!(5),
+        a_share: Some(AShareRules::default()),
+        ..BrokerConfig::default()
+    };
+    BrokerSim::new(cfg, instruments(), dec!(1000000), daily)
+}
+
+/// A minute bar of day `d`, minute `m` after 14:30 UTC (09:30 New York).
+fn minute(d: i64, m: i64, o: Decimal, c: Decimal) -> Bar {
+    let ts = 1_609_770_600_000_000_000 + d * DAY + m * 60_000_000_000;
+    Bar {
+        instrument_id: A,
+        open: o,
+        high: o.max(c),
+        low: o.min(c),
+        close: c,
+        volume: dec!(1000000),
+        ts_event: ts,
+        ts_init: ts,
+        seq: 0,
+    }
+}
+
+#[test]
+fn a_share_lots_and_stamp_duty() {
+    let mut br = a_share(true);
+    let mut ev = Vec::new();
+    let b0 = bar(0, dec!(10), dec!(10.2), dec!(9.9), dec!(10), dec!(1000000));
+    br.on_bars(&[b0], &mut ev);
+    br.submit(
+        vec![
+            (ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(150))),
+            (ClientOrderId(2), OrderRequest::market(A, Side::Buy, dec!(200))),
+        ],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    assert_eq!(
+        summary(&ev)[1],
+        "O1 rejected: A-share rules: buys are in lots of 100 shares, not 150"
+    );
+    let b1 = bar(1, dec!(10), dec!(10.2), dec!(9.9), dec!(10), dec!(1000000));
+    br.on_bars(&[b1], &mut ev);
+    br.submit(
+        vec![(ClientOrderId(3), OrderRequest::market(A, Side::Sell, dec!(200)))],
+        b1.ts_event,
+        &[b1],
+        &mut ev,
+    );
+    br.on_bars(
+        &[bar(2, dec!(10), dec!(10.2), dec!(9.9), dec!(10), dec!(1000000))],
+        &mut ev,
+    );
+    let commissions: Vec<(Side, Decimal)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            OrderEvent::Filled(f) => Some((f.side, f.commission)),
+            _ => None,
+        })
+        .collect();
+    // 2,000 of notional each way: 5 bps buying; 5 bps and 10 bps of stamp duty selling.
+    assert_eq!(commissions, vec![(Side::Buy, dec!(1)), (Side::Sell, dec!(3))]);
+}
+
+#[test]
+fn a_share_t_plus_one_and_no_short_sale() {
+    let mut br = a_share(false);
+    let mut ev = Vec::new();
+    let p = dec!(10);
+    let b0 = minute(0, 0, p, p);
+    br.on_bars(&[b0], &mut ev);
+    br.submit(
+        vec![(ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(100)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    let b1 = minute(0, 1, p, p);
+    br.on_bars(&[b1], &mut ev);
+    // Sold the same day it was bought: it waits for the next session; asking 300 of 100 held
+    // sells 100 and never opens a short.
+    br.submit(
+        vec![(ClientOrderId(2), OrderRequest::market(A, Side::Sell, dec!(300)))],
+        b1.ts_event,
+        &[b1],
+        &mut ev,
+    );
+    br.on_bars(&[minute(0, 2, p, p)], &mut ev);
+    br.on_bars(&[minute(0, 3, p, p)], &mut ev);
+    assert_eq!(
+        fills(&ev),
+        vec![(dec!(100), p)],
+        "sold on the day of the buy: {:?}",
+        summary(&ev)
+    );
+    br.on_bars(&[minute(1, 0, p, p)], &mut ev);
+    br.on_bars(&[minute(1, 1, p, p)], &mut ev);
+    assert_eq!(fills(&ev), vec![(dec!(100), p), (dec!(100), p)]);
+    assert_eq!(
+        br.working_count(),
+        1,
+        "the 200 beyond the holding keep waiting, unfilled"
+    );
+}
+
+#[test]
+fn a_share_price_limits_stop_buys_at_limit_up_and_sells_at_limit_down() {
+    let mut br = a_share(true);
+    let mut ev = Vec::new();
+    let b0 = bar(0, dec!(10), dec!(10), dec!(10), dec!(10), dec!(1000000));
+    br.on_bars(&[b0], &mut ev);
+    br.submit(
+        vec![(ClientOrderId(1), OrderRequest::market(A, Side::Buy, dec!(100)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    // Opens at the limit-up price (10 % over 10.00): no buy fills there.
+    br.on_bars(
+        &[bar(1, dec!(11), dec!(11), dec!(11), dec!(11), dec!(1000000))],
+        &mut ev,
+    );
+    assert!(fills(&ev).is_empty(), "{:?}", summary(&ev));
+    // The next day's limit is 12.10; it opens at 11.50: filled.
+    br.on_bars(
+        &[bar(2, dec!(11.5), dec!(11.6), dec!(11.4), dec!(11.5), dec!(1000000))],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev), vec![(dec!(100), dec!(11.5))]);
+    let b3 = bar(3, dec!(11.5), dec!(11.5), dec!(11.5), dec!(11.5), dec!(1000000));
+    br.on_bars(&[b3], &mut ev);
+    br.submit(
+        vec![(ClientOrderId(2), OrderRequest::market(A, Side::Sell, dec!(100)))],
+        b3.ts_event,
+        &[b3],
+        &mut ev,
+    );
+    // Limit-down at 10.35 (11.50 less 10 %): no sale there; the next day it sells.
+    br.on_bars(
+        &[bar(
+            4,
+            dec!(10.35),
+            dec!(10.35),
+            dec!(10.35),
+            dec!(10.35),
+            dec!(1000000),
+        )],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev).len(), 1);
+    br.on_bars(
+        &[bar(5, dec!(10.4), dec!(10.5), dec!(10.3), dec!(10.4), dec!(1000000))],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev), vec![(dec!(100), dec!(11.5)), (dec!(100), dec!(10.4))]);
+}

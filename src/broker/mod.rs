@@ -13,7 +13,7 @@
 mod sim;
 
 pub use crate::types::find_bar;
-pub use sim::{BrokerConfig, BrokerSim, CashCheck, FillPolicy};
+pub use sim::{AShareRules, BrokerConfig, BrokerSim, CashCheck, FillPolicy};
 
 use crate::events::{ExecutionReport, MarketEvent, OrderBatch, Phase};
 use crate::messages::{BrokerMsg, PortfolioMsg, StrategyMsg};

@@ -31,6 +31,15 @@
 //! the end of the session of their first eligible bar. Orders still working at the end of the
 //! data never fill: they are canceled with reason `end of data`.
 //!
+//! # A-share rules (`[broker.a_share]`)
+//! For mainland China stocks: buys in whole lots of `buy_lot` (100) shares; T+1: shares bought
+//! on a session date cannot be sold on that date (a sell fills at most the shares held from
+//! earlier dates; the rest keeps working, so no sell ever opens a short); daily price limits of
+//! `price_limit` (10 %) around the previous close (rounded to the tick): a buy does not fill at a
+//! price at or above the limit-up price, a sell not at or below the limit-down price (the order
+//! keeps working); and stamp duty of `stamp_duty_bps` on the notional of every sell, added to its
+//! commission. Set `data.time_zone = "Asia/Shanghai"` for the session dates.
+//!
 //! # Bracket orders
 //! An entry with a [`Bracket`] places, once completely filled, a stop-loss and a take-profit
 //! order for the filled quantity on the opposite side (ids: the entry's with a leg bit,
@@ -78,6 +87,25 @@ pub enum CashCheck {
     AllowNegative,
 }
 
+/// Mainland China A-share rules (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AShareRules {
+    pub buy_lot: Decimal,
+    pub price_limit: Decimal,
+    pub stamp_duty_bps: Decimal,
+}
+
+impl Default for AShareRules {
+    fn default() -> Self {
+        Self {
+            buy_lot: Decimal::from(100),
+            price_limit: Decimal::new(10, 2),
+            stamp_duty_bps: Decimal::from(10),
+        }
+    }
+}
+
 /// Broker simulator settings (`[broker]` in the configuration).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -89,6 +117,8 @@ pub struct BrokerConfig {
     pub slippage_bps: Decimal,
     pub max_volume_fraction: Option<Decimal>,
     pub cash_check: CashCheck,
+    /// Mainland China A-share rules, when present.
+    pub a_share: Option<AShareRules>,
 }
 
 impl Default for BrokerConfig {
@@ -101,6 +131,7 @@ impl Default for BrokerConfig {
             slippage_bps: Decimal::ZERO,
             max_volume_fraction: None,
             cash_check: CashCheck::Reject,
+            a_share: None,
         }
     }
 }
@@ -136,6 +167,17 @@ impl BrokerConfig {
                 return Err(format!("broker.max_volume_fraction: must be in (0, 1], got {f}").into());
             }
         }
+        if let Some(a) = &self.a_share {
+            if a.buy_lot <= Decimal::ZERO || a.buy_lot.fract() != Decimal::ZERO {
+                return Err(format!("broker.a_share.buy_lot: a positive whole number, got {}", a.buy_lot).into());
+            }
+            if a.price_limit <= Decimal::ZERO || a.price_limit >= Decimal::ONE {
+                return Err(format!("broker.a_share.price_limit: in (0, 1), got {}", a.price_limit).into());
+            }
+            if a.stamp_duty_bps < Decimal::ZERO || a.stamp_duty_bps >= BPS {
+                return Err(format!("broker.a_share.stamp_duty_bps: in [0, 10000), got {}", a.stamp_duty_bps).into());
+            }
+        }
         Ok(())
     }
 }
@@ -160,6 +202,11 @@ pub struct BrokerSim {
     cash: Decimal,
     /// Volume already filled per instrument in the current bar (volume cap).
     used_volume: Vec<Decimal>,
+    /// A-share state per instrument: shares held, shares bought on the session date, the
+    /// previous bar's close (price limits).
+    held: Vec<Decimal>,
+    bought_today: Vec<(NaiveDate, Decimal)>,
+    prev_close: Vec<Option<Decimal>>,
 }
 
 const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
@@ -176,6 +223,9 @@ impl BrokerSim {
             working: Vec::new(),
             cash: initial_cash,
             used_volume: vec![Decimal::ZERO; n],
+            held: vec![Decimal::ZERO; n],
+            bought_today: vec![(NaiveDate::MIN, Decimal::ZERO); n],
+            prev_close: vec![None; n],
         }
     }
 
@@ -262,6 +312,14 @@ impl BrokerSim {
             OrderType::Stop { trigger } => &[*trigger],
             OrderType::StopLimit { trigger, limit } => &[*trigger, *limit],
         };
+        if let Some(a) = &self.cfg.a_share {
+            if r.side == Side::Buy && (r.quantity % a.buy_lot) != Decimal::ZERO {
+                return Err(format!(
+                    "A-share rules: buys are in lots of {} shares, not {}",
+                    a.buy_lot, r.quantity
+                ));
+            }
+        }
         let bracket: &[Decimal] = match &r.bracket {
             None => &[],
             Some(Bracket {
@@ -314,6 +372,7 @@ impl BrokerSim {
     /// whose symbol has a bar, in submission order.
     pub fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
         if self.working.is_empty() {
+            self.remember_closes(bars);
             return;
         }
         let mut working = std::mem::take(&mut self.working);
@@ -364,6 +423,16 @@ impl BrokerSim {
         working.extend(placed);
         self.working = working;
         self.used_volume.iter_mut().for_each(|v| *v = Decimal::ZERO);
+        self.remember_closes(bars);
+    }
+
+    /// The closes the next bars' price limits are set from.
+    fn remember_closes(&mut self, bars: &[Bar]) {
+        if self.cfg.a_share.is_some() {
+            for b in bars {
+                self.prev_close[b.instrument_id.index()] = Some(b.close);
+            }
+        }
     }
 
     /// End of the data: working orders never fill.
@@ -453,6 +522,32 @@ impl BrokerSim {
             }
         }
         let side = order.request.side;
+        let mut stamp_duty = Decimal::ZERO;
+        if let Some(a) = &self.cfg.a_share {
+            if let Some(pc) = self.prev_close[idx] {
+                let to_tick = |x: Decimal| {
+                    (x / inst.tick_size).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                        * inst.tick_size
+                };
+                let blocked = match side {
+                    Side::Buy => price >= to_tick(pc * (Decimal::ONE + a.price_limit)),
+                    Side::Sell => price <= to_tick(pc * (Decimal::ONE - a.price_limit)),
+                };
+                if blocked {
+                    return false;
+                }
+            }
+            if side == Side::Sell {
+                let date = self.session_date(bar);
+                let (d, bought) = self.bought_today[idx];
+                let today = if d == date { bought } else { Decimal::ZERO };
+                qty = qty.min((self.held[idx] - today).max(Decimal::ZERO));
+                if qty <= Decimal::ZERO {
+                    return false;
+                }
+            }
+            stamp_duty = a.stamp_duty_bps;
+        }
         let reference = price;
         let price = if slip && !self.cfg.slippage_bps.is_zero() {
             reference * (Decimal::ONE + side.sign() * self.cfg.slippage_bps / BPS)
@@ -463,6 +558,9 @@ impl BrokerSim {
         let mut commission = notional * self.cfg.commission_bps / BPS + qty * self.cfg.commission_per_share;
         if commission < self.cfg.commission_min {
             commission = self.cfg.commission_min;
+        }
+        if side == Side::Sell {
+            commission += notional * stamp_duty / BPS;
         }
         if side == Side::Buy && self.cfg.cash_check == CashCheck::Reject && notional + commission > self.cash {
             out.push(OrderEvent::Rejected(OrderRejected {
@@ -478,6 +576,14 @@ impl BrokerSim {
         }
         self.cash -= side.sign() * notional + commission;
         self.used_volume[idx] += qty;
+        if self.cfg.a_share.is_some() {
+            self.held[idx] += side.sign() * qty;
+            if side == Side::Buy {
+                let date = self.session_date(bar);
+                let b = &mut self.bought_today[idx];
+                *b = if b.0 == date { (date, b.1 + qty) } else { (date, qty) };
+            }
+        }
         order.remaining -= qty;
         out.push(OrderEvent::Filled(Fill {
             order_id: order.id,
