@@ -194,6 +194,9 @@ async fn orders_go_to_alpaca_and_its_fills_come_back_into_the_portfolio() {
     let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");
     let live = (data.timestamps.len() - HISTORY - 5) as u64;
     let res = session(&cfg, live, false).await.expect("session");
+    // The journal is closed when the session returns: its WAL folded in and removed.
+    assert!(dir.path().join("j.sqlite").exists());
+    assert!(!dir.path().join("j.sqlite-wal").exists(), "the journal is still open");
     let out = dir.path().join("paper");
     let events = read(&out.join("events.jsonl"));
     // Every order the strategy decided reached the venue once, with its SESSION-N id.

@@ -451,6 +451,9 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         Ok(r) => r,
         Err(e) => Err(LiveError::Config(format!("the feed task failed: {e}"))),
     };
+    // The journal is closed (checkpointed, its WAL folded in) before the session returns:
+    // the actors that held it are stopping; wait for the last of them (bounded).
+    close_journal(journal).await;
     let run = run.map_err(BacktestError::from)?;
     feed?;
     let counters = lock(&counters).clone();
@@ -478,6 +481,18 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         journal: path,
         latencies,
     })
+}
+
+/// Drops the last handle of the journal once the actors holding the others have stopped
+/// (at most 5 s; after that it closes whenever they do).
+async fn close_journal(journal: Arc<Mutex<Journal>>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while Arc::strong_count(&journal) > 1 && std::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(1), std::future::pending::<()>()).await;
+    }
+    if Arc::strong_count(&journal) > 1 {
+        tracing::warn!("the journal is still in use 5 s after the session ended; it closes when released");
+    }
 }
 
 /// Runs a session on a fresh runtime, ending cleanly on Ctrl-C (SIGINT) or SIGTERM.
