@@ -3,14 +3,19 @@
 //! - [`sma_cross`]: SPEC.md S1, a 10/30 simple-moving-average cross, long only.
 //! - [`topk`]: SPEC.md S2, cross-sectional top-K momentum with a hysteresis band and
 //!   stop-loss / take-profit.
+//! - [`staged`]: assembled from the [`stages`] blocks by its parameters (signal, selection,
+//!   weights, regime gate, volatility target, stops): the reference projects' strategies are
+//!   configurations of it (`config/seed_*.toml`).
 
 pub mod sma_cross;
+pub mod staged;
+pub mod stages;
 pub mod topk;
 
 use crate::strategy::Strategy;
 
 /// Names accepted by [`BuiltIn::parse`].
-pub const NAMES: [&str; 2] = ["sma_cross", "topk"];
+pub const NAMES: [&str; 3] = ["sma_cross", "topk", "staged"];
 
 /// A bad strategy name or parameter, naming the key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -22,6 +27,7 @@ pub struct StrategyError(pub String);
 pub enum BuiltIn {
     SmaCross(sma_cross::Params),
     TopK(topk::Params),
+    Staged(staged::Params),
 }
 
 impl BuiltIn {
@@ -33,6 +39,7 @@ impl BuiltIn {
         match name {
             "sma_cross" => Ok(BuiltIn::SmaCross(parse(params)?)),
             "topk" => Ok(BuiltIn::TopK(parse(params)?)),
+            "staged" => Ok(BuiltIn::Staged(parse(params)?)),
             other => Err(StrategyError(format!(
                 "strategy.name: unknown strategy {other:?}, expected one of {NAMES:?}"
             ))),
@@ -61,6 +68,19 @@ impl BuiltIn {
                     ));
                 }
             }
+            BuiltIn::Staged(p) => {
+                longer("lookback", p.lookback);
+                longer("vol_lookback", p.vol_lookback);
+                if p.regime != staged::RegimeGate::None {
+                    longer("regime_sma", p.regime_sma);
+                }
+                if p.selection == staged::Selection::TopK && p.k > tradable {
+                    out.push(format!(
+                        "strategy.params.k = {} is above the {tradable} tradable symbols",
+                        p.k
+                    ));
+                }
+            }
         }
         out
     }
@@ -73,6 +93,7 @@ impl BuiltIn {
         Ok(match self {
             BuiltIn::SmaCross(p) => Box::new(sma_cross::SmaCross::new(p)?),
             BuiltIn::TopK(p) => Box::new(topk::TopK::new(p)?),
+            BuiltIn::Staged(p) => Box::new(staged::Staged::new(p)?),
         })
     }
 }

@@ -32,6 +32,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let cash0 = kairos::types::dec_to_f64(cfg.portfolio.initial_cash);
     let rate = kairos::types::dec_to_f64(cfg.broker.commission_bps) / 1e4;
     let strategy = BuiltIn::parse(&cfg.strategy.name, &cfg.strategy.params)?;
+    if matches!(strategy, BuiltIn::Staged(_)) {
+        bail!("bench: the minimal loop exists for SPEC.md's sma_cross and topk only");
+    }
     let mut best_engine = f64::INFINITY;
     let mut best_base = f64::INFINITY;
     let mut engine_equity = 0.0;
@@ -47,6 +50,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         let b = match &strategy {
             BuiltIn::TopK(p) => bench::baseline_topk(&data, p, cash0, rate),
             BuiltIn::SmaCross(p) => bench::baseline_sma_cross(&data, p, cash0, rate),
+            BuiltIn::Staged(_) => bail!("no minimal loop for staged"),
         };
         best_base = best_base.min(t.elapsed().as_secs_f64());
         base = Some(b);
