@@ -120,13 +120,22 @@ fn model_and_features(
     ),
     BacktestError,
 > {
-    let model = load_model(cfg, data)?;
-    let features: Box<dyn crate::feature::FeatureEngine> = if cfg.features.enabled || model.is_some() {
-        let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
-        Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
-    } else {
-        Box::new(NoFeatures)
+    let model = match &cfg.model.scores {
+        Some(path) => {
+            cfg.model.source()?;
+            Some(crate::model::ModelRuntime::File(
+                crate::model::file_scores::FileScores::load(path, data)?,
+            ))
+        }
+        None => load_model(cfg, data)?,
     };
+    let features: Box<dyn crate::feature::FeatureEngine> =
+        if cfg.features.enabled || model.as_ref().is_some_and(crate::model::ModelRuntime::needs_features) {
+            let bench = data.instrument_by_symbol(&cfg.data.benchmark).map(|i| i.id);
+            Box::new(TechnicalFeatures::new(data.instruments.len(), bench))
+        } else {
+            Box::new(NoFeatures)
+        };
     Ok((model, features))
 }
 
@@ -175,7 +184,10 @@ fn load_model(cfg: &Config, data: &MarketData) -> Result<Option<crate::model::Mo
     // Every input must be a feature the feature stage computes.
     crate::feature::library::feature_indices(&thread.input.features)
         .map_err(|e| crate::model::ModelError::MissingFeature(e.0))?;
-    Ok(Some(crate::model::ModelRuntime::new(thread, &data.instruments)))
+    Ok(Some(crate::model::ModelRuntime::Net(crate::model::NetRuntime::new(
+        thread,
+        &data.instruments,
+    ))))
 }
 
 /// Loads, runs and writes every output, `summary.json` included.

@@ -104,6 +104,9 @@ pub struct ModelConfig {
     pub device: String,
     /// libtorch threads of the model thread.
     pub threads: i32,
+    /// Scores read from a file (`date,symbol,score`) instead of a model: see
+    /// `model::file_scores`.
+    pub scores: Option<PathBuf>,
 }
 
 impl Default for ModelConfig {
@@ -114,6 +117,7 @@ impl Default for ModelConfig {
             scaler: None,
             device: "cpu".into(),
             threads: 1,
+            scores: None,
         }
     }
 }
@@ -125,6 +129,11 @@ impl ModelConfig {
     /// Both kinds given, or a TorchScript model without its scaler.
     pub fn source(&self) -> Result<Option<crate::model::ModelSource>, ConfigError> {
         use crate::model::ModelSource;
+        if self.scores.is_some() && (self.artifact.is_some() || self.torchscript.is_some()) {
+            return Err(ConfigError::Value(
+                "model.scores: scores from a file replace a model; give one or the other".into(),
+            ));
+        }
         match (&self.artifact, &self.torchscript, &self.scaler) {
             (None, None, None) => Ok(None),
             (Some(a), None, None) => Ok(Some(ModelSource::Artifact(a.clone()))),

@@ -12,6 +12,7 @@
 
 #[cfg(feature = "torch")]
 pub mod artifact;
+pub mod file_scores;
 #[cfg(feature = "torch")]
 pub mod infer;
 pub mod meta;
@@ -73,9 +74,35 @@ pub fn device(name: &str) -> tch::Device {
     }
 }
 
+/// Where the scores of a run come from: a loaded network, or a file of scores.
+pub enum ModelRuntime {
+    #[cfg(feature = "torch")]
+    Net(NetRuntime),
+    File(file_scores::FileScores),
+}
+
+impl ModelRuntime {
+    /// Whether it reads the feature stage's output (a network does; a file does not).
+    pub fn needs_features(&self) -> bool {
+        match self {
+            #[cfg(feature = "torch")]
+            ModelRuntime::Net(_) => true,
+            ModelRuntime::File(_) => false,
+        }
+    }
+
+    async fn score(&mut self, ev: &SignalEvent) -> Result<Vec<(crate::types::InstrumentId, f64)>, ModelError> {
+        match self {
+            #[cfg(feature = "torch")]
+            ModelRuntime::Net(n) => n.score(ev).await,
+            ModelRuntime::File(f) => Ok(f.at(ev.market.step)),
+        }
+    }
+}
+
 /// A loaded model and the rolling input windows of every symbol.
 #[cfg(feature = "torch")]
-pub struct ModelRuntime {
+pub struct NetRuntime {
     thread: infer::InferenceThread,
     /// Columns of the model's inputs in the feature frames, in the model's order (resolved
     /// from the first frame's names).
@@ -84,19 +111,8 @@ pub struct ModelRuntime {
     tradable: Vec<bool>,
 }
 
-/// Without the `torch` feature no model can be loaded: the runtime cannot exist.
-#[cfg(not(feature = "torch"))]
-pub enum ModelRuntime {}
-
-#[cfg(not(feature = "torch"))]
-impl ModelRuntime {
-    async fn score(&mut self, _ev: &SignalEvent) -> Result<Vec<(crate::types::InstrumentId, f64)>, ModelError> {
-        match *self {}
-    }
-}
-
 #[cfg(feature = "torch")]
-impl ModelRuntime {
+impl NetRuntime {
     /// Wraps a started inference thread for `instruments`.
     pub fn new(thread: infer::InferenceThread, instruments: &[crate::types::Instrument]) -> Self {
         Self {
