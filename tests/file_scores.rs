@@ -40,7 +40,9 @@ fn config(d: &Path, out: &Path, scores: &Path, strategy: &str) -> kairos::config
 }
 
 /// Records the scores it is handed at each step.
-struct Recorder(Arc<Mutex<Vec<(u64, Vec<(u32, f64)>)>>>);
+type Seen = Arc<Mutex<Vec<(u64, Vec<(u32, f64)>)>>>;
+
+struct Recorder(Seen);
 
 impl Strategy for Recorder {
     fn name(&self) -> &str {
