@@ -121,8 +121,7 @@ fn bad_score_rows_are_named_and_a_model_beside_them_is_refused() {
         std::fs::write(&f, text).expect("write");
         let cfg = config(&d, &dir.path().join("o"), &f, "topk");
         kairos::backtest::run_on(&cfg, data.clone())
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string()
     };
     let e = err(format!("date,symbol,score\n{},{sym},abc\n", ds[3]));
@@ -139,8 +138,7 @@ fn bad_score_rows_are_named_and_a_model_beside_them_is_refused() {
         d.display()
     );
     let e = kairos::config::Config::parse(&text, Path::new("c.toml"))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("model.scores"), "{e}");
 }
