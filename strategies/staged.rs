@@ -49,6 +49,19 @@ pub enum Selection {
     All,
 }
 
+/// How positions are taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every `rebalance_every` bars, the selection is sized to its weights.
+    Rebalance,
+    /// Entries and reviews (seeds 000-002): names scored above `threshold` are entered while
+    /// fewer than `max_positions` are held, each at `position_size` of equity (or
+    /// `fixed_shares`), and kept until a review (every `review_every` bars after entry) finds
+    /// their score below `exit_below` or missing, or a stop.
+    Entries,
+}
+
 /// The regime gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,6 +94,13 @@ pub struct Params {
     pub stop_loss: f64,
     pub take_profit: f64,
     pub trailing_stop: f64,
+    pub mode: Mode,
+    pub max_positions: usize,
+    pub position_size: f64,
+    pub fixed_shares: u64,
+    pub review_every: u64,
+    pub exit_below: f64,
+    pub min_cash_buy: f64,
 }
 
 impl Default for Params {
@@ -105,6 +125,13 @@ impl Default for Params {
             stop_loss: 0.0,
             take_profit: 0.0,
             trailing_stop: 0.0,
+            mode: Mode::Rebalance,
+            max_positions: 5,
+            position_size: 0.2,
+            fixed_shares: 0,
+            review_every: 1,
+            exit_below: 0.0,
+            min_cash_buy: 1000.0,
         }
     }
 }
@@ -117,6 +144,7 @@ pub struct Staged {
     regime: RegimeModel,
     /// The regime symbol's instrument, once looked up.
     regime_id: Option<Option<InstrumentId>>,
+    review: super::stages::Review,
 }
 
 impl Staged {
@@ -139,6 +167,12 @@ impl Staged {
         if !(0.0..1.0).contains(&p.stop_loss) || p.take_profit < 0.0 || !(0.0..1.0).contains(&p.trailing_stop) {
             return bad("stop_loss, trailing_stop: in [0, 1); take_profit: >= 0 (0: off)");
         }
+        if p.mode == Mode::Entries && (p.max_positions == 0 || p.review_every == 0) {
+            return bad("max_positions, review_every: at least 1");
+        }
+        if p.mode == Mode::Entries && p.fixed_shares == 0 && !(p.position_size > 0.0 && p.position_size <= 1.0) {
+            return bad("position_size: in (0, 1] (or fixed_shares > 0)");
+        }
         if p.regime != RegimeGate::None && p.regime_symbol.is_empty() {
             return bad("regime_symbol: the series the regime is read from (e.g. the benchmark)");
         }
@@ -157,6 +191,7 @@ impl Staged {
             trailing: TrailingStop::new(p.trailing_stop),
             regime: RegimeModel::default(),
             regime_id: None,
+            review: super::stages::Review::new(p.review_every),
             p,
         })
     }
@@ -165,6 +200,110 @@ impl Staged {
     fn tail(&self, i: usize, n: usize) -> Vec<f64> {
         let c = self.closes.of(i);
         c[c.len().saturating_sub(n + 1)..].to_vec()
+    }
+
+    /// The candidates' scores (tradable, in the universe, with a bar, not `excluded`), best
+    /// first.
+    fn ranked(&self, bars: &[Bar], ctx: &StrategyContext<'_>, excluded: &[InstrumentId]) -> Vec<(f64, InstrumentId)> {
+        let mut ranked: Vec<(f64, InstrumentId)> = Vec::new();
+        for b in bars {
+            let id = b.instrument_id;
+            if !ctx.instruments()[id.index()].tradable || !ctx.in_universe(id) || excluded.contains(&id) {
+                continue;
+            }
+            if let Some(s) = self.score(id, ctx).filter(|s| s.is_finite()) {
+                ranked.push((s, id));
+            }
+        }
+        ranked.sort_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+        });
+        ranked
+    }
+
+    fn score(&self, id: InstrumentId, ctx: &StrategyContext<'_>) -> Option<f64> {
+        match self.p.signal {
+            Signal::Momentum => {
+                let c = self.tail(id.index(), self.p.lookback);
+                (c.len() == self.p.lookback + 1).then(|| c[c.len() - 1] / c[0] - 1.0)
+            }
+            Signal::Model => ctx
+                .scores()
+                .and_then(|s| s.scores.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)),
+            Signal::None => Some(0.0),
+        }
+    }
+
+    /// `Mode::Entries`: reviews, then entries while room and cash allow.
+    fn entries(
+        &mut self,
+        bars: &[Bar],
+        ctx: &StrategyContext<'_>,
+        held: &[InstrumentId],
+        mut out: Vec<OrderRequest>,
+        stopped: &[InstrumentId],
+    ) -> Vec<OrderRequest> {
+        let step = ctx.step();
+        let mut holding: Vec<InstrumentId> = held.iter().copied().filter(|id| !stopped.contains(id)).collect();
+        for id in stopped {
+            self.review.exited(*id);
+        }
+        for &id in held {
+            if stopped.contains(&id) || !self.review.due(id, step) {
+                continue;
+            }
+            if self
+                .score(id, ctx)
+                .is_none_or(|s| !s.is_finite() || s < self.p.exit_below)
+            {
+                out.push(OrderRequest::market(id, Side::Sell, ctx.position(id).quantity));
+                self.review.exited(id);
+                holding.retain(|h| *h != id);
+            }
+        }
+        // A held name the strategy does not know (entered before a restart) is reviewed from now.
+        for &id in &holding {
+            if !self.review.knows(id) {
+                self.review.entered(id, step);
+            }
+        }
+        if self.gate(ctx) < 1.0 {
+            return out;
+        }
+        let equity = ctx.equity();
+        let mut cash = ctx.cash();
+        let min_buy = Decimal::from_f64_retain(self.p.min_cash_buy).unwrap_or_default();
+        let mut excluded: Vec<InstrumentId> = held.to_vec();
+        excluded.extend_from_slice(stopped);
+        for (score, id) in self.ranked(bars, ctx, &excluded) {
+            if holding.len() >= self.p.max_positions || score <= self.p.threshold {
+                break;
+            }
+            let Some(bar) = find_bar(bars, id) else { continue };
+            let lot = ctx.instruments()[id.index()].lot_size;
+            let mut qty = if self.p.fixed_shares > 0 {
+                super::whole_lots(Decimal::from(self.p.fixed_shares), lot)
+            } else {
+                super::stages::target_quantity(self.p.position_size, equity, bar.close, lot)
+            };
+            if qty * bar.close > cash {
+                // Short of the target: what is left, if it is worth a trade.
+                if cash < min_buy {
+                    break;
+                }
+                qty = super::whole_lots(cash / bar.close, lot);
+            }
+            if qty <= Decimal::ZERO {
+                continue;
+            }
+            cash -= qty * bar.close;
+            out.push(OrderRequest::market(id, Side::Buy, qty));
+            self.review.entered(id, step);
+            holding.push(id);
+        }
+        out
     }
 
     /// The exposure the regime allows now.
@@ -225,35 +364,14 @@ impl Strategy for Staged {
             }
         }
         let step = ctx.step();
+        if self.p.mode == Mode::Entries {
+            return self.entries(bars, ctx, &held, exits, &stopped);
+        }
         if step % self.p.rebalance_every != 0 {
             return exits;
         }
         // Rank the candidates.
-        let mut ranked: Vec<(f64, InstrumentId)> = Vec::new();
-        for b in bars {
-            let id = b.instrument_id;
-            if !ctx.instruments()[id.index()].tradable || !ctx.in_universe(id) || stopped.contains(&id) {
-                continue;
-            }
-            let score = match self.p.signal {
-                Signal::Momentum => {
-                    let c = self.tail(id.index(), self.p.lookback);
-                    (c.len() == self.p.lookback + 1).then(|| c[c.len() - 1] / c[0] - 1.0)
-                }
-                Signal::Model => ctx
-                    .scores()
-                    .and_then(|s| s.scores.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)),
-                Signal::None => Some(0.0),
-            };
-            if let Some(s) = score.filter(|s| s.is_finite()) {
-                ranked.push((s, id));
-            }
-        }
-        ranked.sort_by(|a, b| {
-            b.0.partial_cmp(&a.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.cmp(&b.1))
-        });
+        let ranked = self.ranked(bars, ctx, &stopped);
         let selected: Vec<InstrumentId> = match self.p.selection {
             Selection::TopK => top_k_hysteresis(&ranked, &held, self.p.k, self.p.buffer),
             Selection::Threshold => above_threshold(&ranked, self.p.threshold),

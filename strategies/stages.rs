@@ -284,6 +284,10 @@ impl Review {
     pub fn exited(&mut self, id: InstrumentId) {
         self.entered.remove(&id);
     }
+    /// Whether the name's entry is known.
+    pub fn knows(&self, id: InstrumentId) -> bool {
+        self.entered.contains_key(&id)
+    }
     /// Whether a held name is due for review at `step`.
     pub fn due(&self, id: InstrumentId, step: u64) -> bool {
         self.entered

@@ -124,3 +124,115 @@ fn staged_parameters_are_checked_by_name() {
     assert!(bad("bear_exposure = 2.0").contains("bear_exposure"));
     assert!(bad("selection = \"best\"").contains("unknown variant"));
 }
+
+/// Scores for every symbol and date, deterministic, some above and some below the thresholds.
+fn scores_file(data: &kairos::data::MarketData, path: &Path) {
+    use chrono::TimeZone;
+    let tz = data.instruments[0].time_zone;
+    let mut rows = String::from("date,symbol,score\n");
+    for (k, &t) in data.timestamps.iter().enumerate() {
+        let date = tz.timestamp_nanos(t).date_naive();
+        for ins in data.instruments.iter().filter(|i| i.tradable) {
+            let x = common::unit(k as u64 / 3, &ins.symbol) - 0.4;
+            rows.push_str(&format!("{date},{},{x}\n", ins.symbol));
+        }
+    }
+    std::fs::write(path, rows).expect("scores");
+}
+
+#[test]
+fn entries_mode_holds_at_most_n_reviews_on_schedule_and_sizes_as_asked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market(&d, 300);
+    let scores = dir.path().join("scores.csv");
+    scores_file(&data, &scores);
+    let text = format!(
+        r#"
+[data]
+path = "{{data}}"
+[engine]
+progress = false
+[portfolio]
+initial_cash = 1000000
+[model]
+scores = "{}"
+[strategy]
+name = "staged"
+[strategy.params]
+signal = "model"
+mode = "entries"
+threshold = 0.2
+max_positions = 5
+position_size = 0.2
+review_every = 7
+exit_below = 0.0
+rebalance_every = 1
+[output]
+dir = "{{out}}"
+"#,
+        scores.display()
+    );
+    let out = dir.path().join("entries");
+    let cfg = common::config(&text, &d, &out);
+    let run = kairos::backtest::run_on(&cfg, data.clone()).expect("run");
+    assert!(run.summary.trades > 20, "{}", run.summary.trades);
+    // At most five names at any time; each sale of a position comes on a review day of its entry.
+    let events = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+    let mut entered: std::collections::HashMap<u64, u64> = Default::default();
+    let mut held: std::collections::HashSet<u64> = Default::default();
+    let mut sales = 0;
+    for l in events.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("json");
+        let e = &v["event"];
+        if e["event"] != "submitted" {
+            continue;
+        }
+        let step = v["step"].as_u64().expect("step");
+        let id = e["request"]["instrument_id"].as_u64().expect("id");
+        if e["request"]["side"] == "BUY" {
+            entered.insert(id, step);
+            held.insert(id);
+            assert!(held.len() <= 5, "more than five names at step {step}");
+        } else {
+            let since = step - entered[&id];
+            assert!(
+                since > 0 && since % 7 == 0,
+                "a sale {since} bars after entry, not on a review day"
+            );
+            held.remove(&id);
+            sales += 1;
+        }
+    }
+    assert!(sales > 5, "reviews sold {sales} positions");
+    // Each entry is about a fifth of equity at its close (whole shares).
+    let fills = common::fills(&out);
+    let first_buy = fills.iter().find(|f| f[2] == "BUY").expect("a buy");
+    let notional: f64 = first_buy[3].parse::<f64>().expect("q") * first_buy[4].parse::<f64>().expect("p");
+    assert!((notional / 1_000_000.0 - 0.2).abs() < 0.03, "{notional}");
+    let cut = kairos::audit::cut_step(&data, None).expect("cut");
+    let r = kairos::audit::audit(&cfg, data.clone(), cut, 9).expect("audit");
+    assert!(r.unchanged, "{:?}", r.first_difference);
+    // Fixed shares: every entry is 400 shares.
+    let fixed = text.replace("position_size = 0.2", "fixed_shares = 400");
+    let out = dir.path().join("fixed");
+    kairos::backtest::run_on(&common::config(&fixed, &d, &out), data).expect("run");
+    let buys: Vec<Vec<String>> = common::fills(&out).into_iter().filter(|f| f[2] == "BUY").collect();
+    assert!(!buys.is_empty() && buys.iter().all(|f| f[3] == "400"), "{buys:?}");
+}
+
+#[test]
+fn every_reference_configuration_parses_and_builds() {
+    for name in [
+        "seed_trend_vol.toml",
+        "seed_risk_parity.toml",
+        "seed_topn_lstm.toml",
+        "seed_alpha_top5.toml",
+        "seed_regime_lstm.toml",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(name);
+        let cfg =
+            kairos::config::Config::from_file_with(&path, Default::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        kairos::strategies::build(&cfg.strategy.name, &cfg.strategy.params).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
