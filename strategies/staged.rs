@@ -60,6 +60,9 @@ pub enum Mode {
     /// `fixed_shares`), and kept until a review (every `review_every` bars after entry) finds
     /// their score below `exit_below` or missing, or a stop.
     Entries,
+    /// Long above `threshold`, short below `short_threshold`, flat between (seed 003), each
+    /// name at `position_size` of equity (or `fixed_shares`), every `rebalance_every` bars.
+    LongShort,
 }
 
 /// The regime gate.
@@ -101,6 +104,7 @@ pub struct Params {
     pub review_every: u64,
     pub exit_below: f64,
     pub min_cash_buy: f64,
+    pub short_threshold: f64,
 }
 
 impl Default for Params {
@@ -132,6 +136,7 @@ impl Default for Params {
             review_every: 1,
             exit_below: 0.0,
             min_cash_buy: 1000.0,
+            short_threshold: 0.0,
         }
     }
 }
@@ -170,7 +175,10 @@ impl Staged {
         if p.mode == Mode::Entries && (p.max_positions == 0 || p.review_every == 0) {
             return bad("max_positions, review_every: at least 1");
         }
-        if p.mode == Mode::Entries && p.fixed_shares == 0 && !(p.position_size > 0.0 && p.position_size <= 1.0) {
+        if p.mode == Mode::LongShort && p.short_threshold > p.threshold {
+            return bad("short_threshold: at most threshold (short below it, long above threshold)");
+        }
+        if p.mode != Mode::Rebalance && p.fixed_shares == 0 && !(p.position_size > 0.0 && p.position_size <= 1.0) {
             return bad("position_size: in (0, 1] (or fixed_shares > 0)");
         }
         if p.regime != RegimeGate::None && p.regime_symbol.is_empty() {
@@ -306,6 +314,47 @@ impl Staged {
         out
     }
 
+    /// `Mode::LongShort`: each name to its long, short or flat target.
+    fn long_short(
+        &mut self,
+        bars: &[Bar],
+        ctx: &StrategyContext<'_>,
+        mut out: Vec<OrderRequest>,
+        stopped: &[InstrumentId],
+    ) -> Vec<OrderRequest> {
+        let equity = ctx.equity();
+        let gate = self.gate(ctx);
+        let mut buys = Vec::new();
+        for b in bars {
+            let id = b.instrument_id;
+            if !ctx.instruments()[id.index()].tradable || stopped.contains(&id) {
+                continue;
+            }
+            let lot = ctx.instruments()[id.index()].lot_size;
+            let size = if self.p.fixed_shares > 0 {
+                super::whole_lots(Decimal::from(self.p.fixed_shares), lot)
+            } else {
+                super::stages::target_quantity(self.p.position_size * gate, equity, b.close, lot)
+            };
+            let held = ctx.position(id).quantity;
+            // Outside the universe: only back to flat.
+            let target = match self.score(id, ctx).filter(|s| s.is_finite()) {
+                _ if !ctx.in_universe(id) => Decimal::ZERO,
+                Some(s) if s > self.p.threshold => size,
+                Some(s) if s < self.p.short_threshold => -size,
+                _ => Decimal::ZERO,
+            };
+            let delta = target - held;
+            if delta < Decimal::ZERO {
+                out.push(OrderRequest::market(id, Side::Sell, -delta));
+            } else if delta > Decimal::ZERO {
+                buys.push(OrderRequest::market(id, Side::Buy, delta));
+            }
+        }
+        out.extend(buys);
+        out
+    }
+
     /// The exposure the regime allows now.
     fn gate(&mut self, ctx: &StrategyContext<'_>) -> f64 {
         if self.p.regime == RegimeGate::None {
@@ -366,6 +415,12 @@ impl Strategy for Staged {
         let step = ctx.step();
         if self.p.mode == Mode::Entries {
             return self.entries(bars, ctx, &held, exits, &stopped);
+        }
+        if self.p.mode == Mode::LongShort {
+            if step % self.p.rebalance_every != 0 {
+                return exits;
+            }
+            return self.long_short(bars, ctx, exits, &stopped);
         }
         if step % self.p.rebalance_every != 0 {
             return exits;

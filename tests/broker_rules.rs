@@ -638,3 +638,47 @@ fn a_share_price_limits_stop_buys_at_limit_up_and_sells_at_limit_down() {
     );
     assert_eq!(fills(&ev), vec![(dec!(100), dec!(11.5)), (dec!(100), dec!(10.4))]);
 }
+
+#[test]
+fn short_sales_are_checked_against_the_margin() {
+    let cfg = BrokerConfig {
+        short_margin: Some(dec!(0.5)),
+        ..BrokerConfig::default()
+    };
+    let mut br = BrokerSim::new(cfg, instruments(), dec!(1000), true);
+    let mut ev = Vec::new();
+    let b0 = bar(0, dec!(10), dec!(10), dec!(10), dec!(10), dec!(1000000));
+    br.on_bars(&[b0], &mut ev);
+    br.submit(
+        vec![
+            // Cash 2,000 after, short 1,000, equity 1,000: at the 50 % limit, filled.
+            (ClientOrderId(1), OrderRequest::market(A, Side::Sell, dec!(100))),
+            // Then 300 more: short 4,000, equity still 1,000: below 2,000, refused.
+            (ClientOrderId(2), OrderRequest::market(A, Side::Sell, dec!(300))),
+        ],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    br.on_bars(
+        &[bar(1, dec!(10), dec!(10), dec!(10), dec!(10), dec!(1000000))],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev), vec![(dec!(100), dec!(10))]);
+    let s = summary(&ev);
+    assert!(
+        s.iter()
+            .any(|l| l.starts_with("O2 rejected: short margin: equity 1000")),
+        "{s:?}"
+    );
+    // Buying back is never refused by the margin rule.
+    let b1 = bar(1, dec!(10), dec!(10), dec!(10), dec!(10), dec!(1000000));
+    br.submit(
+        vec![(ClientOrderId(3), OrderRequest::market(A, Side::Buy, dec!(100)))],
+        b1.ts_event,
+        &[b1],
+        &mut ev,
+    );
+    br.on_bars(&[bar(2, dec!(9), dec!(9), dec!(9), dec!(9), dec!(1000000))], &mut ev);
+    assert_eq!(fills(&ev).len(), 2);
+}

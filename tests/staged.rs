@@ -229,10 +229,114 @@ fn every_reference_configuration_parses_and_builds() {
         "seed_topn_lstm.toml",
         "seed_alpha_top5.toml",
         "seed_regime_lstm.toml",
+        "seed_threshold_longshort.toml",
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(name);
         let cfg =
             kairos::config::Config::from_file_with(&path, Default::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         kairos::strategies::build(&cfg.strategy.name, &cfg.strategy.params).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+}
+
+/// Sells 1,000 shares of the first stock short at the first close and holds them.
+struct ShortOnce;
+
+impl kairos::strategy::Strategy for ShortOnce {
+    fn name(&self) -> &str {
+        "short_once"
+    }
+    fn on_bars(
+        &mut self,
+        bars: &[kairos::types::Bar],
+        ctx: &kairos::strategy::StrategyContext<'_>,
+    ) -> Vec<kairos::types::OrderRequest> {
+        let b = bars
+            .iter()
+            .find(|b| ctx.instruments()[b.instrument_id.index()].tradable);
+        match b {
+            Some(b) if ctx.step() == 0 => vec![kairos::types::OrderRequest::market(
+                b.instrument_id,
+                kairos::types::Side::Sell,
+                kairos::types::Decimal::from(1000),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[test]
+fn borrow_fees_accrue_on_short_value_by_calendar_time() {
+    use kairos::types::Decimal;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market(&d, 60);
+    let text = "[data]\npath = \"{data}\"\n[engine]\nprogress = false\n[portfolio]\ninitial_cash = 1000000\n[broker]\nborrow_rate = 0.05\n[strategy]\nname = \"sma_cross\"\n[output]\ndir = \"{out}\"\n";
+    let out = dir.path().join("short");
+    let cfg = common::config(text, &d, &out);
+    let run = kairos::backtest::run_with(&cfg, data.clone(), Box::new(ShortOnce)).expect("run");
+    // The short is 1,000 shares of the first stock from the open of step 1: the fee of each
+    // interval is its value at the previous close x 5 % x elapsed / 365 days.
+    let i = data.instruments.iter().position(|x| x.tradable).expect("a stock");
+    let s = &data.series[i];
+    let year = Decimal::from(365i64 * 86_400 * 1_000_000_000);
+    let mut want = Decimal::ZERO;
+    for k in 2..s.len() {
+        let prev = data.bar(i, k - 1, 0, 0, 0).close;
+        let dt = data.timestamps[s.step[k] as usize] - data.timestamps[s.step[k - 1] as usize];
+        want += Decimal::from(1000) * prev * Decimal::new(5, 2) * Decimal::from(dt) / year;
+    }
+    assert!(want > Decimal::ZERO);
+    assert_eq!(run.summary.borrow_costs, want);
+    // The fee came out of cash: final equity = start + P&L - commissions - fees.
+    let pnl = run.summary.realized_pnl + run.summary.unrealized_pnl;
+    let diff = run.summary.final_equity_exact
+        - (Decimal::from(1_000_000) + pnl - run.summary.commissions - run.summary.borrow_costs);
+    assert!(diff.abs() < Decimal::new(1, 6), "{diff}");
+}
+
+#[test]
+fn long_short_mode_follows_the_score_both_ways() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market(&d, 250);
+    let scores = dir.path().join("scores.csv");
+    scores_file(&data, &scores);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/seed_threshold_longshort.toml");
+    let mut text = std::fs::read_to_string(path).expect("config");
+    text = text.replace(
+        "artifact = \"models/lstm\"",
+        &format!("scores = \"{}\"", scores.display()),
+    );
+    text = text
+        .replace("threshold = 0.002", "threshold = 0.3")
+        .replace("short_threshold = -0.002", "short_threshold = -0.2");
+    let out = dir.path().join("ls");
+    let cfg = kairos::config::Config::parse(&text, Path::new("ls.toml")).expect("config");
+    let mut cfg = cfg;
+    cfg.data.path = d.clone();
+    cfg.output.dir = out.clone();
+    cfg.engine.progress = false;
+    let run = kairos::backtest::run_on(&cfg, data.clone()).expect("run");
+    assert!(run.summary.trades > 50, "{}", run.summary.trades);
+    assert!(
+        run.summary.borrow_costs > kairos::types::Decimal::ZERO,
+        "no short was held"
+    );
+    // Positions go both ways.
+    let mut pos: std::collections::HashMap<String, f64> = Default::default();
+    let (mut longs, mut shorts) = (0, 0);
+    for f in common::fills(&out) {
+        let q: f64 = f[3].parse().expect("q");
+        let p = pos.entry(f[1].clone()).or_default();
+        *p += if f[2] == "BUY" { q } else { -q };
+        if *p > 0.0 {
+            longs += 1;
+        } else if *p < 0.0 {
+            shorts += 1;
+        }
+    }
+    assert!(longs > 10 && shorts > 10, "{longs} long and {shorts} short fills");
+    let cut = kairos::audit::cut_step(&data, None).expect("cut");
+    let r = kairos::audit::audit(&cfg, data, cut, 4).expect("audit");
+    assert!(r.unchanged, "{:?}", r.first_difference);
 }

@@ -30,7 +30,16 @@ pub struct Portfolio {
     pub traded_notional: Decimal,
     pub fills: u64,
     pub trades: TradeStats,
+    /// Annual borrow fee on the value of short positions (0: none).
+    borrow_rate: Decimal,
+    /// The time borrow fees have been charged up to.
+    accrued_to: Option<crate::types::UnixNanos>,
+    /// Borrow fees charged so far.
+    pub borrow_costs: Decimal,
 }
+
+/// A year of 365 days, in nanoseconds: borrow fees accrue by calendar time.
+const YEAR_NANOS: Decimal = Decimal::from_parts(0x2da3_0000, 0x0070_09d3, 0, false, 0);
 
 impl Portfolio {
     /// An empty portfolio over `instruments` instruments.
@@ -52,7 +61,36 @@ impl Portfolio {
             traded_notional: Decimal::ZERO,
             fills: 0,
             trades: TradeStats::default(),
+            borrow_rate: Decimal::ZERO,
+            accrued_to: None,
+            borrow_costs: Decimal::ZERO,
         }
+    }
+
+    /// Charges `rate` a year on the value of short positions (see [`Portfolio::accrue_borrow`]).
+    pub fn with_borrow_rate(mut self, rate: Decimal) -> Self {
+        self.borrow_rate = rate;
+        self
+    }
+
+    /// Charges the borrow fee of the short positions held since the last accrual up to `ts`:
+    /// `short value at the latest marks x rate x elapsed / 365 days`, from cash. Called at the
+    /// start of each timestamp, before its fills, by every holder of a book (the portfolio and
+    /// the strategy's view), so they agree.
+    pub fn accrue_borrow(&mut self, ts: crate::types::UnixNanos) {
+        if let Some(t0) = self.accrued_to.filter(|_| !self.borrow_rate.is_zero()) {
+            let short: Decimal = self
+                .open_positions()
+                .filter(|p| p.quantity.is_sign_negative())
+                .map(|p| -p.quantity * self.last_price[p.instrument_id.index()])
+                .sum();
+            if !short.is_zero() && ts > t0 {
+                let fee = short * self.borrow_rate * Decimal::from(ts - t0) / YEAR_NANOS;
+                self.cash -= fee;
+                self.borrow_costs += fee;
+            }
+        }
+        self.accrued_to = Some(ts);
     }
 
     /// Cash now.

@@ -31,6 +31,8 @@ pub struct Summary {
     pub costs: Decimal,
     pub commissions: Decimal,
     pub slippage: Decimal,
+    /// Fees for borrowing shares sold short (`[broker] borrow_rate`), not in `costs`.
+    pub borrow_costs: Decimal,
     /// Realized PnL before commissions, rounded to 8 decimals.
     pub realized_pnl: Decimal,
     /// Unrealized PnL at the last marks, rounded to 8 decimals.
@@ -126,6 +128,7 @@ pub fn summarize(
         costs: book.commissions + book.slippage,
         commissions: book.commissions,
         slippage: book.slippage,
+        borrow_costs: book.borrow_costs,
         // PnL splits go through the average entry price, a 28-digit quotient: round for display.
         realized_pnl: book.realized_pnl().round_dp(8).normalize(),
         unrealized_pnl: book.unrealized_pnl().round_dp(8).normalize(),

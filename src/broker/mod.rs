@@ -17,7 +17,7 @@ pub use sim::{AShareRules, BrokerConfig, BrokerSim, CashCheck, FillPolicy};
 
 use crate::events::{ExecutionReport, MarketEvent, OrderBatch, Phase};
 use crate::messages::{BrokerMsg, PortfolioMsg, StrategyMsg};
-use crate::types::{Bar, ClientOrderId, OrderEvent, OrderRequest, UnixNanos};
+use crate::types::{Bar, ClientOrderId, Decimal, OrderEvent, OrderRequest, UnixNanos};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -60,6 +60,11 @@ pub trait ExecutionVenue: Send + 'static {
     fn remote(&self) -> bool {
         false
     }
+    /// The annual fee the venue charges on the value of short positions (the account books it
+    /// at each timestamp; see [`crate::account::Portfolio::accrue_borrow`]).
+    fn borrow_rate(&self) -> Decimal {
+        Decimal::ZERO
+    }
 }
 
 impl ExecutionVenue for BrokerSim {
@@ -83,6 +88,9 @@ impl ExecutionVenue for BrokerSim {
     }
     fn fill_policy(&self) -> &str {
         self.config().fill_policy.as_str()
+    }
+    fn borrow_rate(&self) -> Decimal {
+        self.config().borrow_rate
     }
 }
 

@@ -40,6 +40,13 @@
 //! keeps working); and stamp duty of `stamp_duty_bps` on the notional of every sell, added to its
 //! commission. Set `data.time_zone = "Asia/Shanghai"` for the session dates.
 //!
+//! # Short sales
+//! A sell beyond the position opens a short: its proceeds are cash. `borrow_rate` charges a
+//! yearly fee on the value of short positions (at the latest closes, by calendar time between
+//! timestamps), booked by the account (`summary.json`'s `borrow_costs`). With `short_margin`, a
+//! sale that opens or adds to a short is rejected when equity after it would be below that
+//! fraction of the short positions' value.
+//!
 //! # Bracket orders
 //! An entry with a [`Bracket`] places, once completely filled, a stop-loss and a take-profit
 //! order for the filled quantity on the opposite side (ids: the entry's with a leg bit,
@@ -119,6 +126,13 @@ pub struct BrokerConfig {
     pub cash_check: CashCheck,
     /// Mainland China A-share rules, when present.
     pub a_share: Option<AShareRules>,
+    /// Annual fee on the value of short positions, booked by the account at each timestamp
+    /// (0: none).
+    pub borrow_rate: Decimal,
+    /// Margin for short sales: a sell that opens or adds to a short fills only if, after it,
+    /// equity (cash and positions at their latest prices) is at least this fraction of the
+    /// short positions' value (0.5: Regulation T's 150 % of the proceeds). `None`: no check.
+    pub short_margin: Option<Decimal>,
 }
 
 impl Default for BrokerConfig {
@@ -132,6 +146,8 @@ impl Default for BrokerConfig {
             max_volume_fraction: None,
             cash_check: CashCheck::Reject,
             a_share: None,
+            borrow_rate: Decimal::ZERO,
+            short_margin: None,
         }
     }
 }
@@ -165,6 +181,18 @@ impl BrokerConfig {
         if let Some(f) = self.max_volume_fraction {
             if f <= Decimal::ZERO || f > Decimal::ONE {
                 return Err(format!("broker.max_volume_fraction: must be in (0, 1], got {f}").into());
+            }
+        }
+        if self.borrow_rate < Decimal::ZERO || self.borrow_rate >= Decimal::ONE {
+            return Err(format!(
+                "broker.borrow_rate: a yearly fraction in [0, 1), got {}",
+                self.borrow_rate
+            )
+            .into());
+        }
+        if let Some(m) = self.short_margin {
+            if m < Decimal::ZERO || m > Decimal::from(10) {
+                return Err(format!("broker.short_margin: in [0, 10], got {m}").into());
             }
         }
         if let Some(a) = &self.a_share {
@@ -207,7 +235,11 @@ pub struct BrokerSim {
     held: Vec<Decimal>,
     bought_today: Vec<(NaiveDate, Decimal)>,
     prev_close: Vec<Option<Decimal>>,
+    accrued_to: Option<UnixNanos>,
 }
+
+/// A year of 365 days, in nanoseconds.
+const YEAR_NANOS: Decimal = Decimal::from_parts(0x2da3_0000, 0x0070_09d3, 0, false, 0);
 
 const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
@@ -226,6 +258,7 @@ impl BrokerSim {
             held: vec![Decimal::ZERO; n],
             bought_today: vec![(NaiveDate::MIN, Decimal::ZERO); n],
             prev_close: vec![None; n],
+            accrued_to: None,
         }
     }
 
@@ -371,6 +404,9 @@ impl BrokerSim {
     /// A new batch of bars (one timestamp, sorted by instrument): matches every working order
     /// whose symbol has a bar, in submission order.
     pub fn on_bars(&mut self, bars: &[Bar], out: &mut Vec<OrderEvent>) {
+        if let Some(b) = bars.first() {
+            self.accrue_borrow(b.ts_event);
+        }
         if self.working.is_empty() {
             self.remember_closes(bars);
             return;
@@ -426,9 +462,33 @@ impl BrokerSim {
         self.remember_closes(bars);
     }
 
+    /// Whether positions and closes are followed (A-share rules, short margin, borrow fees).
+    fn tracks(&self) -> bool {
+        self.cfg.a_share.is_some() || self.cfg.short_margin.is_some() || !self.cfg.borrow_rate.is_zero()
+    }
+
+    /// Borrow fees on short positions since the last bars, from the cash it lends against (the
+    /// account books the same fee).
+    fn accrue_borrow(&mut self, ts: UnixNanos) {
+        if self.cfg.borrow_rate.is_zero() {
+            return;
+        }
+        if let Some(t0) = self.accrued_to.filter(|t0| ts > *t0) {
+            let short: Decimal = self
+                .held
+                .iter()
+                .zip(&self.prev_close)
+                .filter(|(q, _)| q.is_sign_negative() && !q.is_zero())
+                .map(|(q, p)| -*q * p.unwrap_or_default())
+                .sum();
+            self.cash -= short * self.cfg.borrow_rate * Decimal::from(ts - t0) / YEAR_NANOS;
+        }
+        self.accrued_to = Some(ts);
+    }
+
     /// The closes the next bars' price limits are set from.
     fn remember_closes(&mut self, bars: &[Bar]) {
-        if self.cfg.a_share.is_some() {
+        if self.tracks() {
             for b in bars {
                 self.prev_close[b.instrument_id.index()] = Some(b.close);
             }
@@ -574,9 +634,40 @@ impl BrokerSim {
             }));
             return true;
         }
+        if let Some(m) = self.cfg.short_margin {
+            let after = self.held[idx] - qty;
+            if side == Side::Sell && after < Decimal::ZERO {
+                let cash = self.cash + notional - commission;
+                let (mut equity, mut short) = (cash, Decimal::ZERO);
+                for (j, q) in self.held.iter().enumerate() {
+                    let (q, p) = if j == idx {
+                        (after, reference)
+                    } else {
+                        (*q, self.prev_close[j].unwrap_or_default())
+                    };
+                    equity += q * p;
+                    if q < Decimal::ZERO {
+                        short -= q * p;
+                    }
+                }
+                if equity < m * short {
+                    out.push(OrderEvent::Rejected(OrderRejected {
+                        order_id: order.id,
+                        ts_event: bar.ts_event,
+                        reason: format!(
+                            "short margin: equity {} after the sale would be below {} of the short value {}",
+                            equity.round_dp(2),
+                            m,
+                            short.round_dp(2)
+                        ),
+                    }));
+                    return true;
+                }
+            }
+        }
         self.cash -= side.sign() * notional + commission;
         self.used_volume[idx] += qty;
-        if self.cfg.a_share.is_some() {
+        if self.tracks() {
             self.held[idx] += side.sign() * qty;
             if side == Side::Buy {
                 let date = self.session_date(bar);

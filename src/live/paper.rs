@@ -269,6 +269,9 @@ impl ExecutionVenue for JournaledVenue {
     fn remote(&self) -> bool {
         self.inner.remote()
     }
+    fn borrow_rate(&self) -> crate::types::Decimal {
+        self.inner.borrow_rate()
+    }
 }
 
 /// The session's instruments: the configured symbols and the benchmark (if any), sorted.

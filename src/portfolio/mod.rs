@@ -33,6 +33,8 @@ pub type StatusHook = Box<dyn FnMut(UnixNanos, Decimal, &Portfolio) + Send>;
 
 pub struct PortfolioArgs {
     pub initial_cash: Decimal,
+    /// The venue's annual borrow fee on short positions.
+    pub borrow_rate: Decimal,
     pub instruments: Arc<Vec<Instrument>>,
     pub sink: OutputSink,
     pub strategy_name: String,
@@ -58,6 +60,9 @@ pub struct PortfolioState {
 impl PortfolioState {
     /// Applies a report's fills to the book and hands the report to the output writer.
     fn log(&mut self, report: &Arc<ExecutionReport>) {
+        if report.phase == Phase::Intrabar {
+            self.book.accrue_borrow(report.market.ts_event);
+        }
         self.events += report.events.len() as u64;
         for ev in &report.events {
             if let OrderEvent::Filled(f) = ev {
@@ -111,7 +116,7 @@ impl Actor for PortfolioActor {
         args: PortfolioArgs,
     ) -> Result<PortfolioState, ActorProcessingErr> {
         Ok(PortfolioState {
-            book: Portfolio::new(args.initial_cash, args.instruments.len()),
+            book: Portfolio::new(args.initial_cash, args.instruments.len()).with_borrow_rate(args.borrow_rate),
             curve: Vec::new(),
             args,
             credits: Vec::new(),

@@ -20,12 +20,18 @@ pub struct StrategyHost {
 }
 
 impl StrategyHost {
-    pub fn new(strategy: Box<dyn Strategy>, instruments: Arc<Vec<Instrument>>, initial_cash: Decimal) -> Self {
+    /// `borrow_rate`: the venue's annual fee on short positions, booked as the portfolio does.
+    pub fn new(
+        strategy: Box<dyn Strategy>,
+        instruments: Arc<Vec<Instrument>>,
+        initial_cash: Decimal,
+        borrow_rate: Decimal,
+    ) -> Self {
         let n = instruments.len();
         Self {
             strategy,
             instruments,
-            book: Portfolio::new(initial_cash, n),
+            book: Portfolio::new(initial_cash, n).with_borrow_rate(borrow_rate),
             next_order_id: 1,
             started: false,
             universe: None,
@@ -45,6 +51,9 @@ impl StrategyHost {
 
     /// Applies the broker's events (fills) and tells the strategy about each fill.
     pub fn on_execution(&mut self, report: &ExecutionReport) {
+        if report.phase == crate::events::Phase::Intrabar {
+            self.book.accrue_borrow(report.market.ts_event);
+        }
         for ev in &report.events {
             if let OrderEvent::Filled(fill) = ev {
                 self.book.apply_fill(fill);

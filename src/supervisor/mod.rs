@@ -137,6 +137,7 @@ impl Actor for SupervisorActor {
             Venue::Sim(cfg) => Box::new(BrokerSim::new(cfg, instruments.clone(), setup.initial_cash, data.daily)),
             Venue::Custom(v) => v,
         };
+        let borrow_rate = venue.borrow_rate();
         // ractor registers names process-wide: the run id keeps overlapping runs apart.
         let name = |actor: &str| Some(format!("{actor}-{run}"));
         let (portfolio, _) = Actor::spawn_linked(
@@ -144,6 +145,7 @@ impl Actor for SupervisorActor {
             PortfolioActor,
             PortfolioArgs {
                 initial_cash: setup.initial_cash,
+                borrow_rate,
                 instruments: instruments.clone(),
                 sink,
                 strategy_name: setup.strategy.name().to_string(),
@@ -166,8 +168,8 @@ impl Actor for SupervisorActor {
             sup.clone(),
         )
         .await?;
-        let host =
-            StrategyHost::new(setup.strategy, instruments, setup.initial_cash).with_universe(data.universe.clone());
+        let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash, borrow_rate)
+            .with_universe(data.universe.clone());
         let (strategy, _) = Actor::spawn_linked(
             name("strategy"),
             StrategyActor,
