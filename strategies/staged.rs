@@ -105,6 +105,17 @@ pub struct Params {
     pub exit_below: f64,
     pub min_cash_buy: f64,
     pub short_threshold: f64,
+    /// Entries at `position_size`: equity valued at the decision's `close`, or at the `open`
+    /// the order executes at (the broker sizes it then: an equity-fraction order).
+    pub value_at: ValueAt,
+}
+
+/// When an entry's share of equity is valued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueAt {
+    Close,
+    Open,
 }
 
 impl Default for Params {
@@ -137,6 +148,7 @@ impl Default for Params {
             exit_below: 0.0,
             min_cash_buy: 1000.0,
             short_threshold: 0.0,
+            value_at: ValueAt::Close,
         }
     }
 }
@@ -290,6 +302,14 @@ impl Staged {
                 break;
             }
             let Some(bar) = find_bar(bars, id) else { continue };
+            if self.p.fixed_shares == 0 && self.p.value_at == ValueAt::Open {
+                // Sized by the broker at the open it executes at (cash checked there).
+                let f = Decimal::from_f64_retain(self.p.position_size).unwrap_or_default();
+                out.push(OrderRequest::equity_fraction(id, f.round_dp(6)));
+                self.review.entered(id, step);
+                holding.push(id);
+                continue;
+            }
             let lot = ctx.instruments()[id.index()].lot_size;
             let mut qty = if self.p.fixed_shares > 0 {
                 super::whole_lots(Decimal::from(self.p.fixed_shares), lot)

@@ -15,7 +15,8 @@
 //! | sizing | [`Weighting`] | equal, rank (best ranked heaviest) or inverse-volatility weights |
 //! | risk | [`realized_vol`], [`VolTarget`] | trailing annualized volatility; exposure scaled to a target, capped by a leverage limit |
 //! | risk | [`portfolio_vol`] | the trailing volatility of a weighted basket |
-//! | sizing | [`target_quantity`] | a weight of equity at a price, in whole lots |
+//! | sizing | [`target_quantity`] | a weight of equity at a price, in whole lots (equity at the decision's close) |
+//! | sizing | [`crate::types::OrderRequest::equity_fraction`] | a fraction of equity valued at the open the order executes at, sized by the broker |
 
 use crate::types::{Bracket, Decimal, InstrumentId, Side};
 use std::collections::{HashMap, VecDeque};

@@ -682,3 +682,66 @@ fn short_sales_are_checked_against_the_margin() {
     br.on_bars(&[bar(2, dec!(9), dec!(9), dec!(9), dec!(9), dec!(1000000))], &mut ev);
     assert_eq!(fills(&ev).len(), 2);
 }
+
+#[test]
+fn equity_fraction_orders_are_sized_at_the_open_they_execute_at() {
+    let mut br = broker(BrokerConfig::default(), dec!(100000));
+    let mut ev = Vec::new();
+    let b0 = bar(0, dec!(10), dec!(10), dec!(10), dec!(10), dec!(1000000));
+    br.on_bars(&[b0], &mut ev);
+    br.submit(
+        vec![(ClientOrderId(1), OrderRequest::equity_fraction(A, dec!(0.2)))],
+        b0.ts_event,
+        &[b0],
+        &mut ev,
+    );
+    // Decided at a close of 10, executed at an open of 50: 20 % of 100,000 at 50.
+    let b1 = bar(1, dec!(50), dec!(50), dec!(50), dec!(50), dec!(1000000));
+    br.on_bars(&[b1], &mut ev);
+    assert_eq!(fills(&ev), vec![(dec!(400), dec!(50))]);
+    // Equity at the next open counts the position at that open: 80,000 + 400 x 40 = 96,000.
+    br.submit(
+        vec![(ClientOrderId(2), OrderRequest::equity_fraction(A, dec!(0.5)))],
+        b1.ts_event,
+        &[b1],
+        &mut ev,
+    );
+    br.on_bars(
+        &[bar(2, dec!(40), dec!(40), dec!(40), dec!(40), dec!(1000000))],
+        &mut ev,
+    );
+    assert_eq!(fills(&ev)[1], (dec!(1200), dec!(40)));
+    // Less than a lot at the price: canceled, not filled.
+    let b2 = bar(2, dec!(40), dec!(40), dec!(40), dec!(40), dec!(1000000));
+    br.submit(
+        vec![(ClientOrderId(3), OrderRequest::equity_fraction(A, dec!(0.000001)))],
+        b2.ts_event,
+        &[b2],
+        &mut ev,
+    );
+    br.on_bars(
+        &[bar(3, dec!(40), dec!(40), dec!(40), dec!(40), dec!(1000000))],
+        &mut ev,
+    );
+    assert!(summary(&ev)
+        .last()
+        .expect("event")
+        .starts_with("O3 canceled: equity fraction: less than a lot"));
+    // A quantity beside the fraction, or a fraction above 1, is refused.
+    let mut bad = OrderRequest::equity_fraction(A, dec!(0.2));
+    bad.quantity = dec!(5);
+    br.submit(
+        vec![
+            (ClientOrderId(4), bad),
+            (ClientOrderId(5), OrderRequest::equity_fraction(A, dec!(1.5))),
+        ],
+        b2.ts_event,
+        &[b2],
+        &mut ev,
+    );
+    let s = summary(&ev);
+    assert!(s
+        .iter()
+        .any(|l| l.starts_with("O4 rejected: an equity-fraction order is a market buy of quantity 0")));
+    assert!(s.iter().any(|l| l.starts_with("O5 rejected: equity fraction 1.5")));
+}

@@ -213,6 +213,21 @@ dir = "{{out}}"
     let cut = kairos::audit::cut_step(&data, None).expect("cut");
     let r = kairos::audit::audit(&cfg, data.clone(), cut, 9).expect("audit");
     assert!(r.unchanged, "{:?}", r.first_difference);
+    // Valued at the open the entry executes at: the first buy is 20 % of the cash at that open.
+    let at_open = text.replace("rebalance_every = 1", "rebalance_every = 1\nvalue_at = \"open\"");
+    let out = dir.path().join("open");
+    kairos::backtest::run_on(&common::config(&at_open, &d, &out), data.clone()).expect("run");
+    let events = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+    assert!(
+        events.contains("\"equity_fraction\":\"0.2\""),
+        "entries are equity-fraction orders"
+    );
+    let first = common::fills(&out).into_iter().find(|f| f[2] == "BUY").expect("a buy");
+    let (q, p): (f64, f64) = (first[3].parse().expect("q"), first[4].parse().expect("p"));
+    assert!(
+        q * p <= 200_000.0 && q * p > 200_000.0 - p,
+        "{q} x {p}: 20 % of 1,000,000 in whole shares at the open"
+    );
     // Fixed shares: every entry is 400 shares.
     let fixed = text.replace("position_size = 0.2", "fixed_shares = 400");
     let out = dir.path().join("fixed");
@@ -380,6 +395,10 @@ fn every_reference_configuration_runs_on_the_synthetic_market_and_passes_the_aud
         assert!(run.summary.trades > 10, "{name}: {} fills", run.summary.trades);
         let cut = kairos::audit::cut_step(&data, None).expect("cut");
         let r = kairos::audit::audit(&cfg, data, cut, 6).expect("audit");
-        assert!(r.unchanged && r.decisions_compared > 5, "{name}: {:?}", r.first_difference);
+        assert!(
+            r.unchanged && r.decisions_compared > 5,
+            "{name}: {:?}",
+            r.first_difference
+        );
     }
 }

@@ -40,6 +40,13 @@
 //! keeps working); and stamp duty of `stamp_duty_bps` on the notional of every sell, added to its
 //! commission. Set `data.time_zone = "Asia/Shanghai"` for the session dates.
 //!
+//! # Orders sized when they execute
+//! An equity-fraction order ([`OrderRequest::equity_fraction`]) is a market buy of quantity 0
+//! that the simulator sizes the first time it can execute: that fraction of equity (cash plus
+//! the held positions at the fill bar's prices, the open under `next_open`; a held name without
+//! a bar at its last close), divided by the fill's price, in whole lots (buy lots under A-share
+//! rules). Less than a lot: canceled (`equity fraction: less than a lot at this price`).
+//!
 //! # Short sales
 //! A sell beyond the position opens a short: its proceeds are cash. `borrow_rate` charges a
 //! yearly fee on the value of short positions (at the latest closes, by calendar time between
@@ -214,6 +221,9 @@ impl BrokerConfig {
 struct WorkingOrder {
     id: ClientOrderId,
     request: OrderRequest,
+    /// The order's quantity: the request's, or what an equity fraction came to when it
+    /// executed (zero until then).
+    quantity: Decimal,
     remaining: Decimal,
     /// Session date of the first bar the order could fill on (DAY orders).
     session: Option<NaiveDate>,
@@ -306,6 +316,7 @@ impl BrokerSim {
             }));
             let mut order = WorkingOrder {
                 id,
+                quantity: request.quantity,
                 remaining: request.quantity,
                 request,
                 session: None,
@@ -314,7 +325,10 @@ impl BrokerSim {
             if self.cfg.fill_policy == FillPolicy::SameClose && order.request.order_type == OrderType::Market {
                 if let Some(bar) = find_bar(bars, order.request.instrument_id) {
                     let bar = *bar;
-                    if self.fill(&mut order, bar.close, true, &bar, out) {
+                    let equity = order.request.equity_fraction.map(|_| self.equity_at(bars, |b| b.close));
+                    if self.size(&mut order, equity, bar.close, &bar, out) == Some(true)
+                        && self.fill(&mut order, bar.close, true, &bar, out)
+                    {
                         let legs = legs(&order, bar.ts_event, out);
                         self.working.extend(legs);
                         continue;
@@ -333,7 +347,14 @@ impl BrokerSim {
         if !inst.tradable {
             return Err(format!("{} is a reference series and is not traded", inst.symbol));
         }
-        if !inst.valid_quantity(r.quantity) {
+        if let Some(f) = r.equity_fraction {
+            if r.order_type != OrderType::Market || r.side != Side::Buy || !r.quantity.is_zero() {
+                return Err("an equity-fraction order is a market buy of quantity 0 (sized when it executes)".into());
+            }
+            if f <= Decimal::ZERO || f > Decimal::ONE {
+                return Err(format!("equity fraction {f}: must be in (0, 1]"));
+            }
+        } else if !inst.valid_quantity(r.quantity) {
             return Err(format!(
                 "quantity {} is not a positive multiple of the lot size {}",
                 r.quantity, inst.lot_size
@@ -411,6 +432,11 @@ impl BrokerSim {
             self.remember_closes(bars);
             return;
         }
+        let equity = self
+            .working
+            .iter()
+            .any(|o| o.request.equity_fraction.is_some() && o.quantity.is_zero())
+            .then(|| self.equity_at(bars, |b| b.open));
         let mut working = std::mem::take(&mut self.working);
         let mut placed = Vec::new();
         // Quantity to take off a bracket leg because its sibling filled in this bar.
@@ -438,7 +464,11 @@ impl BrokerSim {
             }
             let before = order.remaining;
             let done = match self.match_price(order, &bar) {
-                Some((price, slip)) => self.fill(order, price, slip, &bar, out),
+                Some((price, slip)) => match self.size(order, equity, price, &bar, out) {
+                    Some(true) => self.fill(order, price, slip, &bar, out),
+                    Some(false) => false,
+                    None => return false,
+                },
                 None => false,
             };
             let filled = before - order.remaining;
@@ -460,6 +490,60 @@ impl BrokerSim {
         self.working = working;
         self.used_volume.iter_mut().for_each(|v| *v = Decimal::ZERO);
         self.remember_closes(bars);
+    }
+
+    /// Equity at `price` of each bar (its open or close) for the instruments in `bars`, and
+    /// the latest close for the others held.
+    fn equity_at(&self, bars: &[Bar], price: impl Fn(&Bar) -> Decimal) -> Decimal {
+        let mut e = self.cash;
+        for (i, q) in self.held.iter().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            let p = find_bar(bars, crate::types::InstrumentId(i as u32))
+                .map(&price)
+                .or(self.prev_close[i])
+                .unwrap_or_default();
+            e += *q * p;
+        }
+        e
+    }
+
+    /// Sizes an equity-fraction order the first time it can execute, at `price`: `Some(true)`
+    /// to fill it, `Some(false)` when it is not one that needs sizing now... and `None` when it
+    /// came to less than a lot (it is canceled, the event out).
+    fn size(
+        &mut self,
+        order: &mut WorkingOrder,
+        equity: Option<Decimal>,
+        price: Decimal,
+        bar: &Bar,
+        out: &mut Vec<OrderEvent>,
+    ) -> Option<bool> {
+        let (Some(f), Some(equity)) = (order.request.equity_fraction, equity) else {
+            return Some(true);
+        };
+        if !order.quantity.is_zero() {
+            return Some(true);
+        }
+        let lot = self.instruments[order.request.instrument_id.index()].lot_size;
+        let lot = self.cfg.a_share.as_ref().map_or(lot, |a| a.buy_lot.max(lot));
+        let qty = if price > Decimal::ZERO {
+            super::super::strategies::whole_lots(equity * f / price, lot)
+        } else {
+            Decimal::ZERO
+        };
+        if qty <= Decimal::ZERO {
+            out.push(cancel(
+                order,
+                bar.ts_event,
+                "equity fraction: less than a lot at this price",
+            ));
+            return None;
+        }
+        order.quantity = qty;
+        order.remaining = qty;
+        Some(true)
     }
 
     /// Whether positions and closes are followed (A-share rules, short margin, borrow fees).
@@ -491,6 +575,14 @@ impl BrokerSim {
         if self.tracks() {
             for b in bars {
                 self.prev_close[b.instrument_id.index()] = Some(b.close);
+            }
+        } else {
+            // Only what equity-fraction sizing needs: the held names' last closes.
+            for b in bars {
+                let i = b.instrument_id.index();
+                if !self.held[i].is_zero() {
+                    self.prev_close[i] = Some(b.close);
+                }
             }
         }
     }
@@ -667,13 +759,11 @@ impl BrokerSim {
         }
         self.cash -= side.sign() * notional + commission;
         self.used_volume[idx] += qty;
-        if self.tracks() {
-            self.held[idx] += side.sign() * qty;
-            if side == Side::Buy {
-                let date = self.session_date(bar);
-                let b = &mut self.bought_today[idx];
-                *b = if b.0 == date { (date, b.1 + qty) } else { (date, qty) };
-            }
+        self.held[idx] += side.sign() * qty;
+        if self.cfg.a_share.is_some() && side == Side::Buy {
+            let date = self.session_date(bar);
+            let b = &mut self.bought_today[idx];
+            *b = if b.0 == date { (date, b.1 + qty) } else { (date, qty) };
         }
         order.remaining -= qty;
         out.push(OrderEvent::Filled(Fill {
@@ -759,10 +849,11 @@ fn legs(entry: &WorkingOrder, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Vec<W
         let request = OrderRequest {
             instrument_id: entry.request.instrument_id,
             side,
-            quantity: entry.request.quantity,
+            quantity: entry.quantity,
             order_type,
             time_in_force: entry.request.time_in_force,
             bracket: None,
+            equity_fraction: None,
         };
         out.push(OrderEvent::Submitted(OrderSubmitted {
             order_id: id,
@@ -775,6 +866,7 @@ fn legs(entry: &WorkingOrder, ts: UnixNanos, out: &mut Vec<OrderEvent>) -> Vec<W
         }));
         WorkingOrder {
             id,
+            quantity: request.quantity,
             remaining: request.quantity,
             request,
             session: None,

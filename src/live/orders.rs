@@ -187,6 +187,7 @@ fn request_of(o: &Value, instruments: &[Instrument]) -> Option<OrderRequest> {
             TimeInForce::Gtc
         },
         bracket: None,
+        equity_fraction: None,
     })
 }
 
@@ -965,6 +966,19 @@ impl ExecutionVenue for AlpacaVenue {
     ) -> Result<(), VenueError> {
         self.last_ts = ts;
         for (id, request) in orders {
+            if request.equity_fraction.is_some() {
+                out.push(OrderEvent::Submitted(OrderSubmitted {
+                    order_id: id,
+                    ts_event: ts,
+                    request,
+                }));
+                out.push(OrderEvent::Rejected(OrderRejected {
+                    order_id: id,
+                    ts_event: ts,
+                    reason: "alpaca: orders sized at execution (equity fraction) are the simulator's; size it at the decision".into(),
+                }));
+                continue;
+            }
             let cid = self.client_id(id);
             let body = order_body(&cid, self.symbol(request.instrument_id), &request);
             let mut t = Tracked::new(Some(cid.clone()), request.clone());

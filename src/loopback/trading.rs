@@ -323,6 +323,7 @@ impl Book {
             order_type,
             time_in_force,
             bracket,
+            equity_fraction: None,
         };
         let sim = ClientOrderId(self.next_sim);
         self.next_sim += 1;

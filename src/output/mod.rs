@@ -177,6 +177,9 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
                 }
                 out.write_all(b"}")?;
             }
+            if let Some(f) = r.equity_fraction {
+                write!(out, ",\"equity_fraction\":\"{}\"", f.normalize())?;
+            }
             out.write_all(b"}}}")?;
         }
         OrderEvent::Accepted(e) => write!(
@@ -450,6 +453,7 @@ mod tests {
             order_type,
             time_in_force,
             bracket: None,
+            equity_fraction: None,
         };
         let id = ClientOrderId(42);
         let ts = 1_641_220_260_000_000_000;
@@ -472,6 +476,11 @@ mod tests {
                 request: req(ot, tif),
             }));
         }
+        events.push(OrderEvent::Submitted(OrderSubmitted {
+            order_id: id,
+            ts_event: ts,
+            request: OrderRequest::equity_fraction(InstrumentId(2), dec!(0.250)),
+        }));
         for stop_loss_limit in [None, Some(dec!(8.50))] {
             events.push(OrderEvent::Submitted(OrderSubmitted {
                 order_id: id,
@@ -529,6 +538,7 @@ mod tests {
                             limit: limit.normalize(),
                         },
                     };
+                    r.equity_fraction = r.equity_fraction.map(|f| f.normalize());
                     if let Some(b) = &mut r.bracket {
                         b.take_profit = b.take_profit.normalize();
                         b.stop_loss = b.stop_loss.normalize();
@@ -552,7 +562,7 @@ mod tests {
             ev
         };
         let mut fill_line = Vec::new();
-        write_event_line(&mut fill_line, 9, "close", "d", &events[8]).expect("write");
+        write_event_line(&mut fill_line, 9, "close", "d", &events[9]).expect("write");
         let fill_line = String::from_utf8(fill_line).expect("utf8");
         assert!(
             fill_line.contains("\"price\":\"17.87\",\"commission\":\"0.005\""),

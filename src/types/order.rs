@@ -72,6 +72,11 @@ pub struct OrderRequest {
     /// Exit legs placed once this order is filled (a bracket order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bracket: Option<Bracket>,
+    /// Sized when it executes: this fraction of equity valued at the fill's prices (the open,
+    /// under `next_open`), in whole lots; `quantity` is then 0 (see
+    /// [`OrderRequest::equity_fraction`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity_fraction: Option<Decimal>,
 }
 
 impl OrderRequest {
@@ -84,6 +89,15 @@ impl OrderRequest {
             order_type: OrderType::Market,
             time_in_force: TimeInForce::Gtc,
             bracket: None,
+            equity_fraction: None,
+        }
+    }
+    /// A GTC market buy of `fraction` of equity, valued when it executes (at the fill bar's
+    /// open under `next_open`: the prices of the moment it trades, not of the decision).
+    pub fn equity_fraction(instrument_id: InstrumentId, fraction: Decimal) -> Self {
+        Self {
+            equity_fraction: Some(fraction),
+            ..Self::market(instrument_id, Side::Buy, Decimal::ZERO)
         }
     }
     /// A GTC limit order.
