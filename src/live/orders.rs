@@ -4,7 +4,7 @@
 //! - **Orders**: `POST /v2/orders` with the deterministic `client_order_id` (`SESSION-N`),
 //!   market, limit, stop and stop-limit, `day` and `gtc`, and bracket orders
 //!   (`order_class = "bracket"` with `take_profit.limit_price` and `stop_loss.stop_price`
-//!   [`limit_price`]); the legs the venue creates are tracked as the entry's `-tp` and `-sl`
+//!   `limit_price`); the legs the venue creates are tracked as the entry's `-tp` and `-sl`
 //!   orders. A refusal (403, 422) is the order's `rejected` event with the venue's message; a
 //!   reused client order id (a retry whose first reply was lost) is looked up instead, so an
 //!   order is never placed twice. 401 (keys refused) and a venue that cannot be reached after

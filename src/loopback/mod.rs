@@ -3,7 +3,7 @@
 //! (`/stream?streams=...`, pings every `ping_every`) and `GET /api/v3/klines`. Alpaca: the
 //! market-data stream (`/v2/{feed}`: `connected`, `auth`, `subscribe`, `b` bars in arrays) and
 //! `GET /v2/stocks/bars` with pages, and the paper trading API with its `trade_updates`
-//! stream (see [`trading`]).
+//! stream (`loopback/trading.rs`).
 //!
 //! The first `history` timestamps of the market are history: REST serves them from the start.
 //! The rest is published one timestamp at a time, `interval / speed` apart (or as fast as the
