@@ -108,6 +108,12 @@ pub struct Params {
     /// Entries at `position_size`: equity valued at the decision's `close`, or at the `open`
     /// the order executes at (the broker sizes it then: an equity-fraction order).
     pub value_at: ValueAt,
+    /// `regime = "six"`: the trailing window and the thresholds of the six regimes (bear below
+    /// `bear_return`, bull above `bull_return`, high volatility above `high_vol` a year).
+    pub regime_lookback: usize,
+    pub bull_return: f64,
+    pub bear_return: f64,
+    pub high_vol: f64,
 }
 
 /// When an entry's share of equity is valued.
@@ -149,6 +155,10 @@ impl Default for Params {
             min_cash_buy: 1000.0,
             short_threshold: 0.0,
             value_at: ValueAt::Close,
+            regime_lookback: 60,
+            bull_return: 0.05,
+            bear_return: -0.05,
+            high_vol: 0.25,
         }
     }
 }
@@ -196,12 +206,15 @@ impl Staged {
         if p.regime != RegimeGate::None && p.regime_symbol.is_empty() {
             return bad("regime_symbol: the series the regime is read from (e.g. the benchmark)");
         }
+        if p.regime_lookback < 2 || p.bear_return > p.bull_return || p.high_vol <= 0.0 {
+            return bad("regime_lookback: at least 2; bear_return <= bull_return; high_vol > 0");
+        }
         let n = p
             .lookback
             .max(p.trend_sma)
             .max(p.vol_lookback)
             .max(p.regime_sma)
-            .max(60);
+            .max(p.regime_lookback);
         Ok(Self {
             closes: Closes::new(n),
             stops: StopRule {
@@ -209,7 +222,12 @@ impl Staged {
                 take_profit: p.take_profit,
             },
             trailing: TrailingStop::new(p.trailing_stop),
-            regime: RegimeModel::default(),
+            regime: RegimeModel {
+                lookback: p.regime_lookback,
+                bull_return: p.bull_return,
+                bear_return: p.bear_return,
+                high_vol: p.high_vol,
+            },
             regime_id: None,
             review: super::stages::Review::new(p.review_every),
             p,

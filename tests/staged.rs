@@ -402,3 +402,29 @@ fn every_reference_configuration_runs_on_the_synthetic_market_and_passes_the_aud
         );
     }
 }
+
+#[test]
+fn the_six_regime_gate_reads_its_thresholds_from_the_parameters() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market(&d, 300);
+    let run = |label: &str, bear: f64| {
+        let out = dir.path().join(label);
+        let mut cfg = repo_config("seed_risk_parity.toml", &d, &out);
+        let t = &mut cfg.strategy.params;
+        t.insert("vol_target".into(), 0.0.into());
+        t.insert("regime".into(), "six".into());
+        t.insert("regime_lookback".into(), 20.into());
+        t.insert("bear_return".into(), bear.into());
+        t.insert("bull_return".into(), 10.0.into());
+        t.insert("bear_exposure".into(), 0.0.into());
+        kairos::backtest::run_on(&cfg, data.clone()).expect("run");
+        mean_gross(&out)
+    };
+    // Every 20-bar return is below +900 %: always a bear regime, never invested; below -99 %:
+    // never a bear regime, invested once the regime is known.
+    let always_bear = run("bear", 9.0);
+    let never_bear = run("never", -0.99);
+    assert!(always_bear < 1e-9, "{always_bear}");
+    assert!(never_bear > 0.8, "{never_bear}");
+}
