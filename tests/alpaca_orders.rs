@@ -613,3 +613,28 @@ fn unfilled_market_order(journal: &Path) -> Option<String> {
     )
     .ok()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_stop_the_venue_at_the_trade_stream_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 2, 60);
+    let server = server(&data, None, Faults::default()).await;
+    let cfg = Config::parse(&config_text(&server, &data, dir.path()), Path::new("paper.toml")).expect("config");
+    let live = cfg.live.clone().expect("live");
+    let wrong = Credentials {
+        key_id: KEY.into(),
+        secret: "not-the-secret".into(),
+    };
+    let counters = Arc::new(Mutex::new(LiveCounters::default()));
+    let err = match AlpacaVenue::connect(&live, wrong, "T".into(), Arc::new(data.instruments.clone()), counters).await {
+        Ok(_) => panic!("wrong keys accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("alpaca refused authentication") && err.contains("trade stream"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret"), "the error shows the secret: {err}");
+    assert!(server.stats().auth_refused.load(std::sync::atomic::Ordering::Acquire) >= 1);
+    server.stop().await;
+}

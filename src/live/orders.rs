@@ -274,32 +274,26 @@ async fn stream_task(
             }
         }
         .await;
+        // The end of the stream: to the start if it is still waiting, else to the venue.
+        let give_up =
+            |e: String, ready: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>| match ready.take() {
+                Some(r) => {
+                    let _ = r.send(Err(e));
+                }
+                None => {
+                    let _ = tx.send(Update::Failed(e));
+                }
+            };
         match res {
             Ok(()) => return,
-            Err(e) if e.starts_with("unauthorized") => {
-                match ready.take() {
-                    Some(r) => {
-                        let _ = r.send(Err(e));
-                    }
-                    None => {
-                        let _ = tx.send(Update::Failed(e));
-                    }
-                }
-                return;
-            }
+            Err(e) if e.starts_with("unauthorized") => return give_up(e, &mut ready),
             Err(e) => {
                 failures += 1;
                 if failures > 20 {
-                    let e = format!("the trade stream failed {failures} times; the last: {e}");
-                    match ready.take() {
-                        Some(r) => {
-                            let _ = r.send(Err(e));
-                        }
-                        None => {
-                            let _ = tx.send(Update::Failed(e));
-                        }
-                    }
-                    return;
+                    return give_up(
+                        format!("the trade stream failed {failures} times; the last: {e}"),
+                        &mut ready,
+                    );
                 }
                 tracing::warn!("alpaca trade stream: {e}; reconnecting");
                 let wait = Duration::from_millis((100u64 << failures.min(6)).min(5000));
