@@ -428,3 +428,30 @@ fn the_six_regime_gate_reads_its_thresholds_from_the_parameters() {
     assert!(always_bear < 1e-9, "{always_bear}");
     assert!(never_bear > 0.8, "{never_bear}");
 }
+
+#[test]
+fn stops_and_the_trailing_stop_exit_at_the_close_they_are_reached() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    let data = market(&d, 300);
+    let run = |label: &str, params: &[(&str, f64)]| {
+        let out = dir.path().join(label);
+        let mut cfg = repo_config("seed_risk_parity.toml", &d, &out);
+        let t = &mut cfg.strategy.params;
+        t.insert("vol_target".into(), 0.0.into());
+        t.insert("regime".into(), "none".into());
+        t.insert("rebalance_every".into(), 20.into());
+        for (k, v) in params {
+            t.insert((*k).into(), (*v).into());
+        }
+        kairos::backtest::run_on(&cfg, data.clone()).expect("run");
+        common::fills(&out)
+    };
+    let base = run("base", &[]);
+    let trailing = run("trailing", &[("trailing_stop", 0.03)]);
+    let stops = run("stops", &[("stop_loss", 0.02), ("take_profit", 0.02)]);
+    let sells = |f: &[Vec<String>]| f.iter().filter(|r| r[2] == "SELL").count();
+    // Exits between rebalances: more sales than rebalancing alone makes.
+    assert!(sells(&trailing) > sells(&base) + 10, "{} vs {}", sells(&trailing), sells(&base));
+    assert!(sells(&stops) > sells(&base) + 10, "{} vs {}", sells(&stops), sells(&base));
+}
