@@ -231,6 +231,10 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
         path: cfg.output.dir.join("summary.json"),
         source,
     })?;
+    crate::report::write(&staging.dir).map_err(|e| BacktestError::Write {
+        path: cfg.output.dir.join("report.html"),
+        source: std::io::Error::other(e.message),
+    })?;
     staging.publish()?;
     tracing::info!(
         final_equity = out.summary.final_equity,
@@ -241,7 +245,14 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
 }
 
 /// Every file a run may write, so that a new run leaves none of an older one's beside its own.
-const OUTPUTS: [&str; 5] = ["fills.csv", "equity.csv", "events.jsonl", "signals.csv", "summary.json"];
+const OUTPUTS: [&str; 6] = [
+    "fills.csv",
+    "equity.csv",
+    "events.jsonl",
+    "signals.csv",
+    "summary.json",
+    "report.html",
+];
 
 /// A fresh directory beside the target, removed unless published.
 struct Staging {

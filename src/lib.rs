@@ -86,6 +86,7 @@ pub mod messages;
 pub mod model;
 pub mod output;
 pub mod portfolio;
+pub mod report;
 pub mod research;
 #[path = "../strategies/mod.rs"]
 pub mod strategies;

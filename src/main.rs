@@ -37,6 +37,12 @@ enum Command {
     Audit(AuditArgs),
     /// Run a grid of parameter sets in parallel over one loaded market: `sweep.csv`.
     Sweep(SweepArgs),
+    /// Write `report.html` (metrics, charts, monthly returns, fills) from a run's outputs.
+    Report {
+        /// The run's output directory (summary.json, equity.csv, fills.csv).
+        #[arg(long)]
+        run: PathBuf,
+    },
     /// Serve a recorded market over a venue's real protocol (WebSocket stream and REST history)
     /// on loopback, in real time or faster: a venue for paper sessions without keys.
     ServeMarket(ServeArgs),
@@ -332,6 +338,7 @@ fn run(command: Command) -> Result<()> {
         Command::Paper(a) => cli::paper(a)?,
         Command::Audit(a) => cli::audit(a)?,
         Command::Sweep(a) => cli::sweep(a)?,
+        Command::Report { run } => println!("{}", kairos::report::write(&run)?.display()),
         Command::ServeMarket(a) => cli::serve_market(a)?,
         Command::BenchLive(a) => cli::bench::bench_live(a)?,
         Command::Features(a) => cli::features(a)?,

@@ -75,7 +75,7 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
         v
     };
     let first = snapshot(&out);
-    assert_eq!(first.len(), 4, "fills, equity, events, summary");
+    assert_eq!(first.len(), 5, "fills, equity, events, summary, report");
     // The second run fails while loading (a bad row): the first run's outputs stay as they were.
     let f = data.join("SYN003.csv");
     let text = std::fs::read_to_string(&f).expect("read");

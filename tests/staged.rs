@@ -452,6 +452,16 @@ fn stops_and_the_trailing_stop_exit_at_the_close_they_are_reached() {
     let stops = run("stops", &[("stop_loss", 0.02), ("take_profit", 0.02)]);
     let sells = |f: &[Vec<String>]| f.iter().filter(|r| r[2] == "SELL").count();
     // Exits between rebalances: more sales than rebalancing alone makes.
-    assert!(sells(&trailing) > sells(&base) + 10, "{} vs {}", sells(&trailing), sells(&base));
-    assert!(sells(&stops) > sells(&base) + 10, "{} vs {}", sells(&stops), sells(&base));
+    assert!(
+        sells(&trailing) > sells(&base) + 10,
+        "{} vs {}",
+        sells(&trailing),
+        sells(&base)
+    );
+    assert!(
+        sells(&stops) > sells(&base) + 10,
+        "{} vs {}",
+        sells(&stops),
+        sells(&base)
+    );
 }
