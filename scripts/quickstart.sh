@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Kairos needs on a fresh machine (libtorch included) and runs the main job:
-# a backtest of the top-K strategy on a seeded synthetic market, writing out/demo/ and printing
-# summary.json.
+# a backtest of the top-K strategy on a seeded synthetic market, writing out/demo/ (report.html
+# among the outputs) and printing a short table of its figures.
 #
 # KAIROS_QUICK_SYMBOLS, KAIROS_QUICK_DAYS and KAIROS_QUICK_DIR (data in DIR/synth, outputs in
 # DIR/demo) make the same commands run on a smaller market elsewhere: CI runs it that way.
@@ -22,4 +22,4 @@ bash scripts/setup_libtorch.sh
 bash scripts/setup_sdk.sh
 cargo build --bin kairos
 cargo run --quiet --bin kairos -- data synth --out "$DATA" --symbols "$SYMBOLS" --days "$DAYS" --seed 42
-cargo run --quiet --bin kairos -- backtest --config config/demo.toml --data "$DATA" --out "$OUT"
+cargo run --quiet --bin kairos -- backtest --config config/demo.toml --data "$DATA" --out "$OUT" --table

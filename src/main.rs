@@ -109,6 +109,10 @@ struct BacktestArgs {
     /// Override `engine.worker_threads`.
     #[arg(long)]
     threads: Option<usize>,
+    /// Print a short table of the headline figures and the report's path instead of the
+    /// summary's JSON (which stays in `summary.json`).
+    #[arg(long)]
+    table: bool,
 }
 
 #[derive(Args)]
@@ -325,7 +329,14 @@ fn run(command: Command) -> Result<()> {
             };
             let cfg = Config::from_file_with(&a.config, overrides)?;
             let out = kairos::backtest::run(&cfg)?;
-            println!("{}", serde_json::to_string_pretty(&out.summary)?);
+            if a.table {
+                print!(
+                    "{}",
+                    cli::summary_table(&out.summary, &cfg.output.dir.join("report.html"))
+                );
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out.summary)?);
+            }
             eprintln!("outputs written to {}", cfg.output.dir.display());
         }
         Command::Data {

@@ -71,3 +71,48 @@ fn the_report_shows_the_summarys_figures_and_needs_nothing_else() {
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     assert_eq!(std::fs::read_to_string(out.join("report.html")).expect("again"), html);
 }
+
+#[test]
+fn backtest_table_prints_the_headline_and_the_reports_path() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 6,
+            days: 200,
+            ..SynthSpec::default()
+        },
+        &d,
+    )
+    .expect("synth");
+    let out = dir.path().join("out");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["backtest", "--config"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/topk.toml"))
+        .arg("--data")
+        .arg(&d)
+        .arg("--out")
+        .arg(&out)
+        .arg("--table")
+        .output()
+        .expect("kairos backtest");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let text = String::from_utf8_lossy(&st.stdout).to_string();
+    let row = |k: &str| {
+        text.lines()
+            .find(|l| l[..14.min(l.len())].trim() == k)
+            .map(|l| l[14..].trim().to_string())
+            .unwrap_or_else(|| panic!("{k} missing: {text}"))
+    };
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json");
+    let exact: kairos::types::Decimal = summary["final_equity_exact"]
+        .as_str()
+        .expect("exact")
+        .parse()
+        .expect("dec");
+    assert_eq!(row("final equity"), exact.round_dp(2).to_string());
+    assert_eq!(row("fills"), summary["trades"].to_string());
+    assert!(std::path::Path::new(&row("report")).exists());
+    assert!(!text.contains('{'), "a table, not JSON: {text}");
+}

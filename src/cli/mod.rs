@@ -247,6 +247,28 @@ pub fn train(config: &std::path::Path) -> Result<()> {
 }
 
 /// `kairos paper`: a paper session, or `paper export`.
+/// The headline figures of a run as a short table, and where its report is.
+pub fn summary_table(s: &kairos::account::Summary, report: &std::path::Path) -> String {
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2} %", v * 100.0));
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    let rows = [
+        ("strategy", s.strategy.clone()),
+        ("final equity", s.final_equity_exact.round_dp(2).to_string()),
+        ("total return", pct(Some(s.total_return))),
+        ("CAGR", pct(s.cagr)),
+        ("Sharpe", num(s.sharpe)),
+        ("max drawdown", pct(Some(s.max_drawdown))),
+        ("fills", s.trades.to_string()),
+        ("costs", s.costs.round_dp(2).to_string()),
+        ("report", report.display().to_string()),
+    ];
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<14}{v}\n"));
+    }
+    out
+}
+
 /// `kairos sweep`: loads the market once, runs every cell, writes `sweep.csv`, prints cells/s.
 pub fn sweep(a: crate::SweepArgs) -> Result<()> {
     let overrides = Overrides {
