@@ -41,6 +41,12 @@ pub struct Portfolio {
 /// A year of 365 days, in nanoseconds: borrow fees accrue by calendar time.
 const YEAR_NANOS: Decimal = Decimal::from_parts(0x2da3_0000, 0x0070_09d3, 0, false, 0);
 
+/// The borrow fee on `short_value` at a yearly `rate` over `nanos` of calendar time: the one
+/// formula of the account and of the broker simulator.
+pub fn borrow_fee(short_value: Decimal, rate: Decimal, nanos: i64) -> Decimal {
+    short_value * rate * Decimal::from(nanos) / YEAR_NANOS
+}
+
 impl Portfolio {
     /// An empty portfolio over `instruments` instruments.
     pub fn new(initial_cash: Decimal, instruments: usize) -> Self {
@@ -85,7 +91,7 @@ impl Portfolio {
                 .map(|p| -p.quantity * self.last_price[p.instrument_id.index()])
                 .sum();
             if !short.is_zero() && ts > t0 {
-                let fee = short * self.borrow_rate * Decimal::from(ts - t0) / YEAR_NANOS;
+                let fee = borrow_fee(short, self.borrow_rate, ts - t0);
                 self.cash -= fee;
                 self.borrow_costs += fee;
             }

@@ -7,5 +7,5 @@
 mod book;
 mod metrics;
 
-pub use book::{Portfolio, TradeStats};
+pub use book::{borrow_fee, Portfolio, TradeStats};
 pub use metrics::{summarize, Summary};

@@ -248,9 +248,6 @@ pub struct BrokerSim {
     accrued_to: Option<UnixNanos>,
 }
 
-/// A year of 365 days, in nanoseconds.
-const YEAR_NANOS: Decimal = Decimal::from_parts(0x2da3_0000, 0x0070_09d3, 0, false, 0);
-
 const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 impl BrokerSim {
@@ -565,7 +562,7 @@ impl BrokerSim {
                 .filter(|(q, _)| q.is_sign_negative() && !q.is_zero())
                 .map(|(q, p)| -*q * p.unwrap_or_default())
                 .sum();
-            self.cash -= short * self.cfg.borrow_rate * Decimal::from(ts - t0) / YEAR_NANOS;
+            self.cash -= crate::account::borrow_fee(short, self.cfg.borrow_rate, ts - t0);
         }
         self.accrued_to = Some(ts);
     }
