@@ -493,17 +493,19 @@ fn ok(v: Value) -> Response {
 }
 
 impl Shared {
-    /// The trading book (Alpaca only) after the key check; an error response otherwise.
-    fn trading(&self, headers: &HeaderMap) -> Result<&Mutex<Book>, Box<Response>> {
+    /// Answers a trading request with `answer` on the locked book (Alpaca only), after the
+    /// rate-limit fault and the key check; their error response otherwise.
+    fn with_book(&self, headers: &HeaderMap, answer: impl FnOnce(&mut Book) -> Response) -> Response {
         if let Some(r) = self.rest_gate() {
-            return Err(Box::new(r));
+            return r;
         }
         if !self.keys_ok(headers) {
-            return Err(Box::new(error(StatusCode::UNAUTHORIZED, "request is not authorized")));
+            return error(StatusCode::UNAUTHORIZED, "request is not authorized");
         }
-        self.book
-            .as_ref()
-            .ok_or_else(|| Box::new(error(StatusCode::NOT_FOUND, "no trading here")))
+        match &self.book {
+            Some(b) => answer(&mut lock(b)),
+            None => error(StatusCode::NOT_FOUND, "no trading here"),
+        }
     }
 }
 
@@ -512,23 +514,20 @@ pub(crate) fn lock(m: &Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
 }
 
 pub(crate) async fn post_order(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let Ok(v) = serde_json::from_str::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "request body format is invalid");
-    };
-    let res = lock(b).place(&v, sh.spec.faults.reject_order);
-    match res {
-        Ok(v) => ok(v),
-        Err((status, m)) => {
-            if status == StatusCode::FORBIDDEN {
-                sh.stats.orders_rejected.fetch_add(1, Ordering::AcqRel);
+    sh.with_book(&headers, |b| {
+        let Ok(v) = serde_json::from_str::<Value>(&body) else {
+            return error(StatusCode::BAD_REQUEST, "request body format is invalid");
+        };
+        match b.place(&v, sh.spec.faults.reject_order) {
+            Ok(v) => ok(v),
+            Err((status, m)) => {
+                if status == StatusCode::FORBIDDEN {
+                    sh.stats.orders_rejected.fetch_add(1, Ordering::AcqRel);
+                }
+                error(status, &m)
             }
-            error(status, &m)
         }
-    }
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -544,32 +543,29 @@ pub(crate) async fn get_orders(
     headers: HeaderMap,
     Query(q): Query<OrdersQuery>,
 ) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let b = lock(b);
-    let status = q.status.as_deref().unwrap_or("open");
-    let nested = q.nested.unwrap_or(false);
-    let legs: Vec<usize> = b.orders.iter().flat_map(|o| o.legs.iter().copied()).collect();
-    let mut out: Vec<Value> = (0..b.orders.len())
-        .rev()
-        .filter(|&k| match status {
-            "open" => b.open(k),
-            "closed" => !b.open(k),
-            _ => true,
-        })
-        .filter(|k| !nested || !legs.contains(k))
-        .map(|k| {
-            let mut v = b.json(k);
-            if !nested {
-                v["legs"] = Value::Null;
-            }
-            v
-        })
-        .collect();
-    out.truncate(q.limit.unwrap_or(50).clamp(1, 500));
-    ok(Value::Array(out))
+    sh.with_book(&headers, |b| {
+        let status = q.status.as_deref().unwrap_or("open");
+        let nested = q.nested.unwrap_or(false);
+        let legs: Vec<usize> = b.orders.iter().flat_map(|o| o.legs.iter().copied()).collect();
+        let mut out: Vec<Value> = (0..b.orders.len())
+            .rev()
+            .filter(|&k| match status {
+                "open" => b.open(k),
+                "closed" => !b.open(k),
+                _ => true,
+            })
+            .filter(|k| !nested || !legs.contains(k))
+            .map(|k| {
+                let mut v = b.json(k);
+                if !nested {
+                    v["legs"] = Value::Null;
+                }
+                v
+            })
+            .collect();
+        out.truncate(q.limit.unwrap_or(50).clamp(1, 500));
+        ok(Value::Array(out))
+    })
 }
 
 pub(crate) async fn order_by_client_id(
@@ -577,15 +573,12 @@ pub(crate) async fn order_by_client_id(
     headers: HeaderMap,
     Query(q): Query<OrdersQuery>,
 ) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let b = lock(b);
-    match q.client_order_id.as_ref().and_then(|c| b.by_client.get(c)) {
-        Some(&k) => ok(b.json(k)),
-        None => error(StatusCode::NOT_FOUND, "order not found"),
-    }
+    sh.with_book(&headers, |b| {
+        match q.client_order_id.as_ref().and_then(|c| b.by_client.get(c)) {
+            Some(&k) => ok(b.json(k)),
+            None => error(StatusCode::NOT_FOUND, "order not found"),
+        }
+    })
 }
 
 pub(crate) async fn get_order(
@@ -593,15 +586,10 @@ pub(crate) async fn get_order(
     headers: HeaderMap,
     AxPath(id): AxPath<String>,
 ) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let b = lock(b);
-    match b.orders.iter().position(|o| o.id == id) {
+    sh.with_book(&headers, |b| match b.orders.iter().position(|o| o.id == id) {
         Some(k) => ok(b.json(k)),
         None => error(StatusCode::NOT_FOUND, "order not found"),
-    }
+    })
 }
 
 pub(crate) async fn delete_order(
@@ -609,53 +597,42 @@ pub(crate) async fn delete_order(
     headers: HeaderMap,
     AxPath(id): AxPath<String>,
 ) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let res = lock(b).cancel(&id);
-    match res {
+    sh.with_book(&headers, |b| match b.cancel(&id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err((s, m)) => error(s, &m),
-    }
+    })
 }
 
 pub(crate) async fn get_positions(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    match sh.trading(&headers) {
-        Ok(b) => ok(lock(b).positions_json()),
-        Err(r) => *r,
-    }
+    sh.with_book(&headers, |b| ok(b.positions_json()))
 }
 
 pub(crate) async fn get_account(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let b = match sh.trading(&headers) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let b = lock(b);
-    let mut equity = b.cash;
-    for (i, (qty, _)) in b.positions.iter().enumerate() {
-        if let Some(bar) = b.last_bars.iter().find(|x| x.instrument_id.index() == i) {
-            equity += *qty * bar.close;
+    sh.with_book(&headers, |b| {
+        let mut equity = b.cash;
+        for (i, (qty, _)) in b.positions.iter().enumerate() {
+            if let Some(bar) = b.last_bars.iter().find(|x| x.instrument_id.index() == i) {
+                equity += *qty * bar.close;
+            }
         }
-    }
-    let (cash, equity) = (b.cash.normalize().to_string(), equity.normalize().to_string());
-    ok(json!({
-        "id": uuid(0xacc, 1),
-        "account_number": "PA0LOOPBACK",
-        "status": "ACTIVE",
-        "currency": "USD",
-        "cash": cash,
-        "buying_power": cash,
-        "portfolio_value": equity,
-        "equity": equity,
-        "pattern_day_trader": false,
-        "trading_blocked": false,
-        "transfers_blocked": false,
-        "account_blocked": false,
-        "shorting_enabled": true,
-        "multiplier": "1",
-    }))
+        let (cash, equity) = (b.cash.normalize().to_string(), equity.normalize().to_string());
+        ok(json!({
+            "id": uuid(0xacc, 1),
+            "account_number": "PA0LOOPBACK",
+            "status": "ACTIVE",
+            "currency": "USD",
+            "cash": cash,
+            "buying_power": cash,
+            "portfolio_value": equity,
+            "equity": equity,
+            "pattern_day_trader": false,
+            "trading_blocked": false,
+            "transfers_blocked": false,
+            "account_blocked": false,
+            "shorting_enabled": true,
+            "multiplier": "1",
+        }))
+    })
 }
 
 /// `/stream`: `authenticate`, `listen`, then every trade update, in binary frames.
