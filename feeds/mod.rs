@@ -116,6 +116,91 @@ pub fn detect_layout(path: &Path) -> Result<Layout, FeedError> {
 /// # Errors
 /// [`FeedError`] naming the file (and row and field for a bad row under the `fail` policy).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
+    let (symbols, all_dates, report) = read_symbols(path, opts)?;
+    Ok(assemble(symbols, all_dates, opts, report))
+}
+
+/// Reference series taken from another file: `symbols` of `path`, never traded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    pub path: std::path::PathBuf,
+    pub symbols: Vec<String>,
+}
+
+/// Loads `path` as [`load`] does, then adds each reference's symbols from its own file (read and
+/// validated the same way), keeping only their bars at the main data's timestamps: a reference
+/// never adds a timestamp. Bars left out that way are counted in the load report
+/// (`reference_bars_outside`). Reference symbols are never traded.
+///
+/// # Errors
+/// Any [`FeedError`]; a reference symbol its file lacks, or one the main data already has.
+pub fn load_with_references(path: &Path, opts: &LoadOptions, refs: &[Reference]) -> Result<MarketData, FeedError> {
+    if refs.is_empty() {
+        return load(path, opts);
+    }
+    let (mut symbols, all_dates, mut report) = read_symbols(path, opts)?;
+    let calendar: std::collections::HashSet<UnixNanos> = symbols.values().flat_map(|c| c.ts.iter().copied()).collect();
+    let mut reference_only = Vec::new();
+    for r in refs {
+        let (mut theirs, dates, their_report) = read_symbols(&r.path, opts)?;
+        if dates != all_dates {
+            return Err(FeedError::NoData {
+                path: r.path.clone(),
+                reason: "a reference must have the same bar kind (daily or intraday) as the data".into(),
+            });
+        }
+        merge_report(&mut report, their_report);
+        report.files += 1;
+        for s in &r.symbols {
+            let c = theirs.remove(s).ok_or_else(|| FeedError::NoData {
+                path: r.path.clone(),
+                reason: format!("reference symbol {s:?} is not in this file"),
+            })?;
+            if symbols.contains_key(s) {
+                return Err(FeedError::NoData {
+                    path: r.path.clone(),
+                    reason: format!("reference symbol {s:?} is also in {}", path.display()),
+                });
+            }
+            let mut kept = Compact {
+                ts: Vec::with_capacity(c.ts.len()),
+                series: crate::data::Series {
+                    price_scale: c.series.price_scale,
+                    volume_scale: c.series.volume_scale,
+                    ..Default::default()
+                },
+            };
+            for (k, ts) in c.ts.iter().enumerate() {
+                if calendar.contains(ts) {
+                    kept.ts.push(*ts);
+                    kept.series.open.push(c.series.open[k]);
+                    kept.series.high.push(c.series.high[k]);
+                    kept.series.low.push(c.series.low[k]);
+                    kept.series.close.push(c.series.close[k]);
+                    kept.series.volume.push(c.series.volume[k]);
+                } else {
+                    report.reference_bars_outside += 1;
+                }
+            }
+            if !kept.ts.is_empty() {
+                symbols.insert(s.clone(), kept);
+                reference_only.push(s.clone());
+            }
+        }
+    }
+    let mut data = assemble(symbols, all_dates, opts, report);
+    for i in &mut data.instruments {
+        if reference_only.contains(&i.symbol) {
+            i.tradable = false;
+        }
+    }
+    Ok(data)
+}
+
+/// Reads and validates every symbol of `path`: compacted series, whether every time was a date,
+/// and the load report.
+fn read_symbols(path: &Path, opts: &LoadOptions) -> Result<(BTreeMap<String, Compact>, bool, LoadReport), FeedError> {
     let mut report = LoadReport::default();
     // Each symbol is compacted to i64 columns as soon as its rows are read, so peak memory is
     // the column store plus one file's rows per thread.
@@ -166,7 +251,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, FeedError> {
             reason: "no valid bar".into(),
         });
     }
-    Ok(assemble(symbols, all_dates, opts, report))
+    Ok((symbols, all_dates, report))
 }
 
 /// What one file gives: its compacted bars, its report, and whether every time was a date.

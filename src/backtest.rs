@@ -38,22 +38,30 @@ pub enum BacktestError {
 /// # Errors
 /// Bad options or any [`FeedError`].
 pub fn load_data(cfg: &Config) -> Result<MarketData, BacktestError> {
-    if cfg.data.path.as_os_str().is_empty() {
+    load_market(&cfg.data)
+}
+
+/// Loads a `[data]` section: the data with its reference series, the benchmark checked, the
+/// point-in-time universe applied.
+///
+/// # Errors
+/// Bad options or any [`FeedError`].
+pub fn load_market(d: &crate::config::DataConfig) -> Result<MarketData, BacktestError> {
+    if d.path.as_os_str().is_empty() {
         return Err(ConfigError::Value("data.path: a backtest needs the data's path".into()).into());
     }
-    let opts = cfg.load_options()?;
-    let data = feeds::load(&cfg.data.path, &opts)?;
+    let opts = Config::load_options_of(d)?;
+    let mut data = feeds::load_with_references(&d.path, &opts, &d.reference)?;
     // A configured benchmark that the data lacks would be traded as an ordinary symbol.
-    let b = &cfg.data.benchmark;
+    let b = &d.benchmark;
     if !b.is_empty() && data.instrument_by_symbol(b).is_none() {
         return Err(ConfigError::Value(format!(
-            "data.benchmark: {b:?} is not in {}; add it, or set data.benchmark = \"\" to run without one",
-            cfg.data.path.display()
+            "data.benchmark: {b:?} is not in {}; add it (or a [[data.reference]] with it), or set data.benchmark = \"\" to run without one",
+            d.path.display()
         ))
         .into());
     }
-    let mut data = data;
-    if let Some(u) = &cfg.data.universe {
+    if let Some(u) = &d.universe {
         let universe = crate::data::universe::Universe::load(u)?;
         data.universe = Some(Arc::new(universe.mask(&data)));
     }
@@ -211,7 +219,21 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
         load_seconds,
         "data loaded"
     );
+    run_loaded(cfg, Arc::new(data), load_seconds)
+}
+
+/// [`run`] on an already loaded market (`load_seconds` goes into the summary).
+///
+/// # Errors
+/// Any [`BacktestError`].
+pub fn run_loaded(cfg: &Config, data: Arc<MarketData>, load_seconds: f64) -> Result<RunOutput, BacktestError> {
+    crate::output::check_output_path(&cfg.output.dir, &cfg.data.path)
+        .map_err(|e| ConfigError::Value(format!("output.dir: {e}")))?;
     let report = data.report.clone();
+    let start = match &cfg.output.start {
+        Some(d) => Some(start_of(d, &data, cfg)?),
+        None => None,
+    };
     let staging = Staging::new(&cfg.output.dir)?;
     let mut staged = cfg.clone();
     staged.output.dir = staging.dir.clone();
@@ -222,16 +244,31 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let mut out = run_on(&staged, Arc::new(data))?;
+    crate::report::check(&cfg.report, &cfg.data.benchmark, &data).map_err(ConfigError::Value)?;
+    let mut out = run_on(&staged, data.clone())?;
+    let fmt = crate::output::TimeFormat {
+        daily: data.daily,
+        tz: cfg.load_options()?.time_zone,
+    };
+    if let Some(start) = start {
+        trim(&mut out, start, &staging.dir, fmt)?;
+    }
     out.summary.warnings.extend(warnings);
     out.summary.run_seconds = t1.elapsed().as_secs_f64();
     out.summary.load_seconds = load_seconds;
     out.summary.data = report;
+    out.summary.benchmarks =
+        crate::report::write_inputs(&staging.dir, &data, &out.curve, &cfg.report, &cfg.data.benchmark, fmt).map_err(
+            |e| BacktestError::Write {
+                path: e.path,
+                source: std::io::Error::other(e.message),
+            },
+        )?;
     write_summary(&staging.dir, &out.summary).map_err(|source| BacktestError::Write {
         path: cfg.output.dir.join("summary.json"),
         source,
     })?;
-    crate::report::write(&staging.dir).map_err(|e| BacktestError::Write {
+    crate::report::write(&staging.dir, (&cfg.report).into()).map_err(|e| BacktestError::Write {
         path: cfg.output.dir.join("report.html"),
         source: std::io::Error::other(e.message),
     })?;
@@ -244,8 +281,72 @@ pub fn run(cfg: &Config) -> Result<RunOutput, BacktestError> {
     Ok(out)
 }
 
+/// The first timestamp on or after `output.start` (a date in the exchange time zone).
+fn start_of(date: &str, data: &MarketData, cfg: &Config) -> Result<crate::types::UnixNanos, BacktestError> {
+    use chrono::TimeZone;
+    let bad = |m: String| BacktestError::Config(ConfigError::Value(format!("output.start: {m}")));
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| bad(format!("expected YYYY-MM-DD, got {date:?}")))?;
+    let tz = cfg.load_options()?.time_zone;
+    let midnight = tz
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| bad(format!("{date} does not exist in {tz}")))?;
+    data.timestamps
+        .iter()
+        .copied()
+        .find(|t| *t >= midnight)
+        .ok_or_else(|| bad(format!("{date} is after the data's last timestamp")))
+}
+
+/// Starts a run's figures at `start`: the timestamps before it were warm-up, during which the
+/// strategy must not have traded (checked). The summary is computed again over the curve from
+/// `start` on (its first return is the first timestamp's against the initial cash), and
+/// `equity.csv` keeps those rows.
+fn trim(
+    out: &mut RunOutput,
+    start: crate::types::UnixNanos,
+    dir: &Path,
+    fmt: crate::output::TimeFormat,
+) -> Result<(), BacktestError> {
+    let io = |path: PathBuf| move |source| BacktestError::Write { path, source };
+    let fills = dir.join("fills.csv");
+    let text = std::fs::read_to_string(&fills).map_err(io(fills.clone()))?;
+    let first_allowed = fmt.format(start);
+    if let Some(first) = text.lines().nth(1) {
+        let date = first.split(',').next().unwrap_or("");
+        if date < first_allowed.as_str() {
+            return Err(ConfigError::Value(format!(
+                "output.start: the strategy traded on {date}, before {first_allowed}: figures from a later date would hide it"
+            ))
+            .into());
+        }
+    }
+    let dropped = out.curve.iter().take_while(|(t, _)| *t < start).count();
+    let curve = out.curve.split_off(dropped);
+    let name = out.summary.strategy.clone();
+    let (bars, policy) = (out.summary.bars, out.summary.fill_policy.clone());
+    out.summary = crate::account::summarize(&name, &curve, &out.book, bars, &policy);
+    out.curve = curve;
+    let eq = dir.join("equity.csv");
+    let text = std::fs::read_to_string(&eq).map_err(io(eq.clone()))?;
+    let mut kept = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 || i > dropped {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(&eq, kept).map_err(io(eq.clone()))?;
+    tracing::info!(from = %first_allowed, warm_up = dropped, "figures start at output.start");
+    Ok(())
+}
+
 /// Every file a run may write, so that a new run leaves none of an older one's beside its own.
-const OUTPUTS: [&str; 6] = [
+const OUTPUTS: [&str; 8] = [
+    "benchmark.csv",
+    "prices.csv",
     "fills.csv",
     "equity.csv",
     "events.jsonl",

@@ -88,6 +88,9 @@ pub struct Config {
     /// `[live]`: the feed and journal of a paper session (`kairos paper`); a backtest ignores it.
     #[serde(default)]
     pub live: Option<crate::live::LiveConfig>,
+    /// `[report]`: benchmarks, the chart symbol, scales of `report.html`.
+    #[serde(default)]
+    pub report: crate::report::ReportConfig,
 }
 
 /// `[model]`: the model the inference actor runs. Setting one turns the feature library on.
@@ -185,6 +188,10 @@ pub struct DataConfig {
     /// Index membership spans (`ticker,start_date,end_date`): a point-in-time universe.
     #[serde(default)]
     pub universe: Option<PathBuf>,
+    /// Reference series (benchmarks) from other files, never traded: `[[data.reference]]` with
+    /// `path` and `symbols`; only their bars at the data's own timestamps are kept.
+    #[serde(default)]
+    pub reference: Vec<crate::feeds::Reference>,
 }
 
 impl DataConfig {
@@ -199,6 +206,7 @@ impl DataConfig {
             lot_size: one(),
             tick_size: cent(),
             universe: None,
+            reference: Vec::new(),
         }
     }
 }
@@ -263,6 +271,9 @@ pub struct StrategyConfig {
 pub struct OutputConfig {
     pub dir: PathBuf,
     pub event_log: bool,
+    /// `YYYY-MM-DD`: the run's figures, `equity.csv` and report start at this date; the bars
+    /// before it only warm up features and strategy state (a run that trades before it fails).
+    pub start: Option<String>,
 }
 
 impl Default for OutputConfig {
@@ -270,6 +281,7 @@ impl Default for OutputConfig {
         Self {
             dir: PathBuf::from("out"),
             event_log: true,
+            start: None,
         }
     }
 }

@@ -39,9 +39,19 @@ enum Command {
     Sweep(SweepArgs),
     /// Write `report.html` (metrics, charts, monthly returns, fills) from a run's outputs.
     Report {
-        /// The run's output directory (summary.json, equity.csv, fills.csv).
+        /// The run's output directory (summary.json, equity.csv, fills.csv), or a sweep's
+        /// (sweep.csv).
         #[arg(long)]
         run: PathBuf,
+        /// The equity chart on a log scale.
+        #[arg(long)]
+        log_scale: bool,
+        /// The rolling Sharpe's window in timestamps (default: half a year of them).
+        #[arg(long, default_value_t = 0)]
+        rolling_window: usize,
+        /// A sweep's heat map metric (a column of sweep.csv).
+        #[arg(long, default_value = "sharpe")]
+        metric: String,
     },
     /// Serve a recorded market over a venue's real protocol (WebSocket stream and REST history)
     /// on loopback, in real time or faster: a venue for paper sessions without keys.
@@ -61,6 +71,13 @@ enum Command {
     /// Walk-forward: train per test year on the years before, predict out of sample.
     #[cfg(feature = "torch")]
     Walkforward {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The research workflow in one command: features, walk-forward training, out-of-sample
+    /// scores, a backtest over the test years (and one on the ridge baseline's scores), report.
+    #[cfg(feature = "torch")]
+    Research {
         #[arg(long)]
         config: PathBuf,
     },
@@ -349,7 +366,25 @@ fn run(command: Command) -> Result<()> {
         Command::Paper(a) => cli::paper(a)?,
         Command::Audit(a) => cli::audit(a)?,
         Command::Sweep(a) => cli::sweep(a)?,
-        Command::Report { run } => println!("{}", kairos::report::write(&run)?.display()),
+        Command::Report {
+            run,
+            log_scale,
+            rolling_window,
+            metric,
+        } => {
+            let path = if !run.join("summary.json").exists() && run.join("sweep.csv").exists() {
+                kairos::report::write_sweep(&run, &metric)?
+            } else {
+                kairos::report::write(
+                    &run,
+                    kairos::report::Options {
+                        log_scale,
+                        rolling_window,
+                    },
+                )?
+            };
+            println!("{}", path.display());
+        }
         Command::ServeMarket(a) => cli::serve_market(a)?,
         Command::BenchLive(a) => cli::bench::bench_live(a)?,
         Command::Features(a) => cli::features(a)?,
@@ -363,6 +398,8 @@ fn run(command: Command) -> Result<()> {
         Command::Walkforward { config } => cli::walkforward(&config)?,
         #[cfg(feature = "torch")]
         Command::Train { config } => cli::train(&config)?,
+        #[cfg(feature = "torch")]
+        Command::Research { config } => cli::research(&config)?,
     }
     Ok(())
 }

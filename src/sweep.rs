@@ -229,6 +229,10 @@ pub fn run(
         path: out.join("sweep.csv"),
         source,
     })?;
+    crate::report::write_sweep(out, "sharpe").map_err(|e| BacktestError::Write {
+        path: e.path,
+        source: std::io::Error::other(e.message),
+    })?;
     Ok(results)
 }
 

@@ -74,6 +74,38 @@ fn every_cell_equals_its_configuration_run_alone() {
     let equities: std::collections::HashSet<&str> =
         rows[1..].iter().map(|r| r.split(',').nth(4).expect("equity")).collect();
     assert!(equities.len() > 4, "the grid changed little: {csv}");
+    // The sweep's page: a heat map over the first two keys (best over the third), and the best
+    // cell as sweep.csv has it.
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    let sharpe_col = rows[0].split(',').position(|h| h == "sharpe").expect("sharpe");
+    let (best_cell, best) = rows[1..]
+        .iter()
+        .map(|r| {
+            let f: Vec<&str> = r.split(',').collect();
+            (f[0].to_string(), f[sharpe_col].parse::<f64>().expect("sharpe"))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("cells");
+    let value = |key: &str| {
+        let tag = format!("data-metric=\"{key}\" data-value=\"");
+        let rest = &html[html.find(&tag).unwrap_or_else(|| panic!("{key}")) + tag.len()..];
+        rest[..rest.find('"').expect("end")].to_string()
+    };
+    assert_eq!(value("best.sharpe").parse::<f64>().expect("number"), best);
+    assert_eq!(value("best.cell"), best_cell);
+    // Four squares (2 commissions x 2 bands), each the best Sharpe over k, printed on it.
+    let svg = &html[html.find("<svg").expect("svg")..html.find("</svg>").expect("end")];
+    for c in [0, 10] {
+        for b in [6, 10] {
+            let best_k = rows[1..]
+                .iter()
+                .map(|r| r.split(',').collect::<Vec<_>>())
+                .filter(|f| f[1] == c.to_string() && f[2] == b.to_string())
+                .map(|f| f[sharpe_col].parse::<f64>().expect("sharpe"))
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert!(svg.contains(&format!("\n{best_k:.3}\n")), "square {c}/{b}: {best_k:.3}");
+        }
+    }
     // Three cells, each run alone through the CLI with the same keys set: the same outputs.
     for i in [0usize, 5, 7] {
         let cell = &grid.cells()[i];

@@ -182,3 +182,55 @@ fn the_host_holds_a_users_strategy_to_the_universe() {
         assert!(*p >= Decimal::ZERO, "{} went short", f[1]);
     }
 }
+
+/// Training data is point in time too: with `data.universe`, a dataset's samples are the dates
+/// each symbol was a member on, and only those.
+#[test]
+fn datasets_sample_members_only() {
+    use kairos::research::dataset::{Dataset, DatasetSpec, LabelKind, Splits};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (dates, u) = setup(dir.path());
+    let features: Vec<String> = ["rsi14", "ema10_gap"].iter().map(|s| s.to_string()).collect();
+    let spec = DatasetSpec {
+        features: &features,
+        window: 5,
+        horizon: 5,
+        label: LabelKind::ForwardReturn,
+        symbols: &[],
+        splits: Splits {
+            val_start: i64::MAX - 2,
+            test_start: i64::MAX - 1,
+            test_end: i64::MAX,
+        },
+        cross_sectional: false,
+    };
+    let load = |universe: Option<&Path>| {
+        let mut d = kairos::config::DataConfig::new(dir.path().join("data"));
+        d.universe = universe.map(Path::to_path_buf);
+        Arc::new(kairos::backtest::load_market(&d).expect("load"))
+    };
+    let (all, masked) = (load(None), load(Some(&u)));
+    let spy = |d: &kairos::data::MarketData| d.instrument_by_symbol("SPY").map(|i| i.id);
+    let full = Dataset::build(&all, spy(&all), &spec).expect("dataset");
+    let members = Dataset::build(&masked, spy(&masked), &spec).expect("dataset");
+    let spans = std::fs::read_to_string(&u).expect("spans");
+    assert!(!members.train.is_empty() && members.train.len() < full.train.len());
+    for s in &members.train {
+        let step = masked.series[s.symbol].step[s.bar] as usize;
+        assert!(member(&spans, &masked.instruments[s.symbol].symbol, &dates[step]));
+    }
+    // Exactly the full dataset's samples at member dates.
+    let kept: Vec<(usize, usize)> = full
+        .train
+        .iter()
+        .filter(|s| {
+            let step = all.series[s.symbol].step[s.bar] as usize;
+            member(&spans, &all.instruments[s.symbol].symbol, &dates[step])
+        })
+        .map(|s| (s.symbol, s.bar))
+        .collect();
+    assert_eq!(
+        members.train.iter().map(|s| (s.symbol, s.bar)).collect::<Vec<_>>(),
+        kept
+    );
+}

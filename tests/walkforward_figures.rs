@@ -39,7 +39,9 @@ fn predictions(out: &Path) -> Vec<Row> {
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             let x = |k: usize| f[k].parse::<f64>().expect("number");
-            (f[0].into(), f[1].into(), f[2].parse().expect("year"), x(3), x(4), x(5))
+            // A window whose label does not exist yet has an empty label (NaN here).
+            let label = if f[5].is_empty() { f64::NAN } else { x(5) };
+            (f[0].into(), f[1].into(), f[2].parse().expect("year"), x(3), x(4), label)
         })
         .collect()
 }
@@ -120,7 +122,15 @@ fn figures_recomputed_from_the_predictions_and_no_test_year_leaks() {
     run(&a, &wa);
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(wa.join("walkforward.json")).expect("json")).expect("parse");
-    let rows = predictions(&wa);
+    let with_unlabeled = predictions(&wa);
+    // The data's last 5 sessions (the label horizon) are scored without a label: a backtest
+    // has scores to its last day; the figures use labeled rows only.
+    let last_dates: std::collections::BTreeSet<&str> = with_unlabeled.iter().map(|r| r.1.as_str()).collect();
+    let tail: Vec<&str> = last_dates.iter().rev().take(5).copied().collect();
+    let unlabeled: Vec<&Row> = with_unlabeled.iter().filter(|r| r.5.is_nan()).collect();
+    assert_eq!(unlabeled.len(), 12 * 5, "each symbol's last 5 windows");
+    assert!(unlabeled.iter().all(|r| tail.contains(&r.1.as_str())));
+    let rows: Vec<Row> = with_unlabeled.iter().filter(|r| !r.5.is_nan()).cloned().collect();
     for (k, year) in [2017, 2018].into_iter().enumerate() {
         let y: Vec<&Row> = rows.iter().filter(|r| r.2 == year).collect();
         assert!(y.len() > 1000, "{year}: {}", y.len());

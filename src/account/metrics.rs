@@ -18,7 +18,11 @@ pub struct Summary {
     pub cagr: Option<f64>,
     pub sharpe: Option<f64>,
     pub sortino: Option<f64>,
+    /// Annualized standard deviation of the timestamps' returns.
+    pub volatility: Option<f64>,
     pub max_drawdown: f64,
+    /// CAGR over the maximum drawdown.
+    pub calmar: Option<f64>,
     pub win_rate: Option<f64>,
     pub profit_factor: Option<f64>,
     /// Executions (fills).
@@ -46,6 +50,114 @@ pub struct Summary {
     pub data: crate::data::LoadReport,
     pub load_seconds: f64,
     pub run_seconds: f64,
+    /// The strategy against each benchmark over the same timestamps (`[report] benchmarks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub benchmarks: Vec<BenchmarkComparison>,
+}
+
+/// The strategy against one benchmark, from the returns of the timestamps where both exist
+/// (a benchmark without a bar at a timestamp keeps its last close). Annualized with the
+/// strategy's timestamps per year, no risk-free rate.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BenchmarkComparison {
+    pub symbol: String,
+    /// The benchmark's own figures over those timestamps.
+    pub total_return: f64,
+    pub cagr: Option<f64>,
+    pub volatility: Option<f64>,
+    pub sharpe: Option<f64>,
+    pub max_drawdown: f64,
+    /// Regression of the strategy's returns on the benchmark's: `r = alpha + beta r_b`; alpha
+    /// annualized.
+    pub alpha: Option<f64>,
+    pub beta: Option<f64>,
+    pub correlation: Option<f64>,
+    /// Annualized standard deviation of the return differences.
+    pub tracking_error: Option<f64>,
+    /// Annualized mean return difference over the tracking error.
+    pub information_ratio: Option<f64>,
+    /// The benchmark scaled to the strategy's volatility (returns x `risk_matched_scale`).
+    pub risk_matched_scale: Option<f64>,
+    pub risk_matched_total_return: Option<f64>,
+    pub risk_matched_cagr: Option<f64>,
+}
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n.max(1.0);
+    let v = x.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, v.sqrt())
+}
+
+/// Compares an equity curve `(ts, equity)` with a benchmark's closes at the same timestamps
+/// (`None` before its first bar, or where it has no bar).
+pub fn compare(symbol: &str, curve: &[(UnixNanos, f64)], bench: &[Option<f64>]) -> BenchmarkComparison {
+    let equity: Vec<f64> = curve.iter().map(|c| c.1).collect();
+    // Forward-filled closes from the first bar on; the strategy over the same rows.
+    let first = bench.iter().position(Option::is_some).unwrap_or(bench.len());
+    let mut b = Vec::with_capacity(bench.len() - first);
+    let mut last = 0.0;
+    for v in &bench[first..] {
+        if let Some(v) = v {
+            last = *v;
+        }
+        b.push(last);
+    }
+    let e = &equity[first.min(equity.len())..];
+    let n = b.len().min(e.len());
+    let ret = |x: &[f64]| -> Vec<f64> {
+        x.windows(2)
+            .map(|w| if w[0] != 0.0 { w[1] / w[0] - 1.0 } else { 0.0 })
+            .collect()
+    };
+    let (rb, rs) = (ret(&b[..n]), ret(&e[..n]));
+    let span = if n > 1 {
+        (curve[first + n - 1].0 - curve[first].0) as f64 / YEAR_NANOS
+    } else {
+        0.0
+    };
+    let periods = if span > 0.0 { (n - 1) as f64 / span } else { 252.0 };
+    let growth = |r: &[f64]| r.iter().fold(1.0, |g, x| g * (1.0 + x));
+    let cagr_of = |g: f64| (span > 0.0 && g > 0.0).then(|| g.powf(1.0 / span) - 1.0);
+    let enough = rb.len() > 1;
+    let (mb, sb) = mean_sd(&rb);
+    let (ms, ss) = mean_sd(&rs);
+    let cov = if enough {
+        rb.iter().zip(&rs).map(|(x, y)| (x - mb) * (y - ms)).sum::<f64>() / (rb.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let beta = (enough && sb > 0.0).then(|| cov / (sb * sb));
+    let diff: Vec<f64> = rs.iter().zip(&rb).map(|(s, b)| s - b).collect();
+    let (md, sd) = mean_sd(&diff);
+    let te = (enough && sd > 0.0).then(|| sd * periods.sqrt());
+    let scale = (enough && sb > 0.0 && ss > 0.0).then(|| ss / sb);
+    let matched = scale.map(|k| growth(&rb.iter().map(|r| r * k).collect::<Vec<_>>()));
+    let mut peak = f64::NEG_INFINITY;
+    let mut max_dd: f64 = 0.0;
+    for &v in &b[..n] {
+        peak = peak.max(v);
+        if peak > 0.0 {
+            max_dd = max_dd.max(1.0 - v / peak);
+        }
+    }
+    let g = growth(&rb);
+    BenchmarkComparison {
+        symbol: symbol.to_string(),
+        total_return: g - 1.0,
+        cagr: cagr_of(g),
+        volatility: (enough && sb > 0.0).then(|| sb * periods.sqrt()),
+        sharpe: (enough && sb > 0.0).then(|| mb / sb * periods.sqrt()),
+        max_drawdown: max_dd,
+        alpha: beta.map(|bt| (ms - bt * mb) * periods),
+        beta,
+        correlation: (enough && sb > 0.0 && ss > 0.0).then(|| cov / (sb * ss)),
+        tracking_error: te,
+        information_ratio: te.map(|te| md * periods / te),
+        risk_matched_scale: scale,
+        risk_matched_total_return: matched.map(|g| g - 1.0),
+        risk_matched_cagr: matched.and_then(cagr_of),
+    }
 }
 
 /// Computes the summary from the equity curve `(ts, equity)` and the final portfolio.
@@ -106,6 +218,7 @@ pub fn summarize(
             "fill_policy same_close fills market orders at the close of the bar that produced the decision: prone to look-ahead".into(),
         );
     }
+    let volatility = (rets.len() > 1 && var > 0.0).then(|| var.sqrt() * periods.sqrt());
     Summary {
         strategy: strategy.to_string(),
         initial_cash: book.initial_cash,
@@ -115,7 +228,9 @@ pub fn summarize(
         cagr,
         sharpe,
         sortino,
+        volatility,
         max_drawdown: max_dd,
+        calmar: cagr.filter(|_| max_dd > 0.0).map(|c| c / max_dd),
         win_rate: (t.closed > 0).then(|| t.wins as f64 / t.closed as f64),
         profit_factor: (t.gross_loss > Decimal::ZERO).then(|| dec_to_f64(t.gross_profit) / dec_to_f64(t.gross_loss)),
         trades: book.fills,
@@ -139,6 +254,7 @@ pub fn summarize(
         data: crate::data::LoadReport::default(),
         load_seconds: 0.0,
         run_seconds: 0.0,
+        benchmarks: Vec::new(),
     }
 }
 

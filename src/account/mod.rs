@@ -8,4 +8,4 @@ mod book;
 mod metrics;
 
 pub use book::{borrow_fee, Portfolio, TradeStats};
-pub use metrics::{summarize, Summary};
+pub use metrics::{compare, summarize, BenchmarkComparison, Summary};

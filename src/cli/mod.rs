@@ -227,10 +227,51 @@ pub fn walkforward(config: &std::path::Path) -> Result<()> {
     let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
     let cfg: kairos::research::walkforward::WalkForwardConfig =
         toml::from_str(&text).with_context(|| config.display().to_string())?;
-    let opts = Config::load_options_of(&cfg.data)?;
-    let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+    let data = Arc::new(kairos::backtest::load_market(&cfg.data)?);
     let out = kairos::research::walkforward::run(&cfg, &data)?;
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// `kairos research`: every stage, then the figures as a short table.
+#[cfg(feature = "torch")]
+pub fn research(config: &std::path::Path) -> Result<()> {
+    let cfg = kairos::research::pipeline::ResearchConfig::from_file(config)?;
+    let out = kairos::research::pipeline::run(&cfg)?;
+    let wf = &out.walkforward;
+    println!(
+        "{:<14}{:.4} (t {:.2}); ridge baseline {:.4} (t {:.2})",
+        "rank IC",
+        wf.overall_model.rank_ic_mean,
+        wf.overall_model.rank_ic_t,
+        wf.overall_baseline.rank_ic_mean,
+        wf.overall_baseline.rank_ic_t
+    );
+    for y in &wf.years {
+        println!(
+            "{:<14}{:.4} (ridge {:.4})",
+            format!("  {}", y.year),
+            y.model.rank_ic_mean,
+            y.baseline.rank_ic_mean
+        );
+    }
+    print!("{}", summary_table(&out.model, &out.report));
+    for b in &out.model.benchmarks {
+        println!(
+            "{:<14}{:.2} % (alpha {:.2} %, beta {:.2}, IR {:.2})",
+            b.symbol,
+            b.total_return * 100.0,
+            b.alpha.unwrap_or(f64::NAN) * 100.0,
+            b.beta.unwrap_or(f64::NAN),
+            b.information_ratio.unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "{:<14}{:.2} % (Sharpe {})",
+        "ridge scores",
+        out.baseline.total_return * 100.0,
+        out.baseline.sharpe.map_or("-".into(), |s| format!("{s:.2}"))
+    );
     Ok(())
 }
 
@@ -238,8 +279,7 @@ pub fn walkforward(config: &std::path::Path) -> Result<()> {
 #[cfg(feature = "torch")]
 pub fn train(config: &std::path::Path) -> Result<()> {
     let cfg = kairos::research::job::TrainConfig::from_file(config)?;
-    let opts = Config::load_options_of(&cfg.data)?;
-    let data = Arc::new(kairos::feeds::load(&cfg.data.path, &opts)?);
+    let data = Arc::new(kairos::backtest::load_market(&cfg.data)?);
     let out = kairos::research::job::run(&cfg, &data)?;
     println!("{}", serde_json::to_string_pretty(&out)?);
     eprintln!("model written to {}", cfg.output.dir.display());

@@ -75,6 +75,13 @@ pub struct LoadReport {
     pub missing_bars: usize,
     /// The first messages of skipped rows (at most 20), naming file, row and field.
     pub skipped_examples: Vec<String>,
+    /// Bars of `data.reference` series at timestamps the data does not have, left out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reference_bars_outside: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A validated, time-aligned market.

@@ -477,6 +477,10 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     let out = cfg.output.dir.join("summary.json");
     std::fs::write(&out, text).map_err(|source| PaperError::Write { path: out, source })?;
+    crate::report::write(&cfg.output.dir, (&cfg.report).into()).map_err(|e| PaperError::Write {
+        path: e.path,
+        source: std::io::Error::other(e.message),
+    })?;
     Ok(PaperOutput {
         run,
         counters,

@@ -45,6 +45,9 @@ pub struct Dataset {
     pub train: Vec<Sample>,
     pub val: Vec<Sample>,
     pub test: Vec<Sample>,
+    /// Windows in the test period whose label does not exist yet (the last `horizon` bars of a
+    /// series): scored for use, never evaluated (label NaN).
+    pub unlabeled: Vec<Sample>,
 }
 
 /// What to build: inputs, window, label, symbols and splits.
@@ -150,7 +153,7 @@ impl Dataset {
             }),
             cols.len(),
         );
-        let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut train, mut val, mut test, mut unlabeled) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in (0..raw.len()).filter(|&i| chosen(i)) {
             let mut complete_run = 0usize;
             for k in 0..raw[i].len() {
@@ -159,10 +162,26 @@ impl Dataset {
                 } else {
                     0
                 };
-                let (Some(y), true) = (label_of[i][k], complete_run >= window) else {
+                if complete_run < window {
+                    continue;
+                }
+                // With a point-in-time universe, only dates the symbol was a member on.
+                let step = u64::from(data.series[i].step[k]);
+                if data.universe.as_ref().is_some_and(|u| !u.contains(i, step)) {
+                    continue;
+                }
+                let t = ts[i][k];
+                let Some(y) = label_of[i][k] else {
+                    if t >= splits.test_start && t < splits.test_end {
+                        unlabeled.push(Sample {
+                            symbol: i,
+                            bar: k,
+                            ts: t,
+                            label: f32::NAN,
+                        });
+                    }
                     continue;
                 };
-                let t = ts[i][k];
                 let end = ts[i].get(k + horizon).copied().unwrap_or(UnixNanos::MAX);
                 let sample = Sample {
                     symbol: i,
@@ -193,6 +212,7 @@ impl Dataset {
             train,
             val,
             test,
+            unlabeled,
         })
     }
 

@@ -129,6 +129,12 @@ pub struct TrainOutcome {
     pub test_predictions: Vec<Prediction>,
     #[serde(skip)]
     pub baseline_test_predictions: Vec<Prediction>,
+    /// Scores of the test period's windows whose label does not exist yet (label NaN): used
+    /// by a backtest, never evaluated.
+    #[serde(skip)]
+    pub unlabeled_predictions: Vec<Prediction>,
+    #[serde(skip)]
+    pub baseline_unlabeled_predictions: Vec<Prediction>,
 }
 
 /// One out-of-sample prediction.
@@ -279,6 +285,7 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
     let ridge_test = ridge_pred(&ds.test);
     let baseline_test = score(&ds.test, &ridge_test);
     let baseline_test_predictions = predictions(&ds.test, &ridge_test);
+    let baseline_unlabeled_predictions = predictions(&ds.unlabeled, &ridge_pred(&ds.unlabeled));
     let spec = NetSpec {
         kind: m.kind,
         n_features: ds.n_features() as i64,
@@ -300,7 +307,7 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         test: None,
     };
     let importance_path = cfg.output.dir.join("importance.csv");
-    let (training, validation, test, test_predictions) = if m.kind == ModelKind::Ridge {
+    let (training, validation, test, test_predictions, unlabeled_predictions) = if m.kind == ModelKind::Ridge {
         meta.ridge = Some(ridge.clone());
         artifact::save(&cfg.output.dir, &meta, None).map_err(|e| ResearchError::Model(e.to_string()))?;
         let last_rows = |x: &tch::Tensor| -> Vec<f64> {
@@ -314,6 +321,7 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
             baseline_validation.clone(),
             baseline_test.clone(),
             baseline_test_predictions.clone(),
+            baseline_unlabeled_predictions.clone(),
         )
     } else {
         let init = match &m.init_from {
@@ -349,7 +357,14 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         artifact::save(&cfg.output.dir, &meta, Some(&vs)).map_err(|e| ResearchError::Model(e.to_string()))?;
         let imp = permutation_importance(&ds, &ds.val, &|x| forward(&net, x, dev), cfg.train.seed);
         write_csv(&importance_path, &imp).map_err(ResearchError::write(&importance_path))?;
-        (Some(report), validation, test, predictions(&ds.test, &test_pred))
+        let unlabeled = predictions(&ds.unlabeled, &predict(&net, &ds, &ds.unlabeled, dev, 4096));
+        (
+            Some(report),
+            validation,
+            test,
+            predictions(&ds.test, &test_pred),
+            unlabeled,
+        )
     };
     let outcome = TrainOutcome {
         kind: m.kind,
@@ -362,6 +377,8 @@ pub fn run(cfg: &TrainConfig, data: &Arc<crate::data::MarketData>) -> Result<Tra
         seconds: t0.elapsed().as_secs_f64(),
         test_predictions,
         baseline_test_predictions,
+        unlabeled_predictions,
+        baseline_unlabeled_predictions,
     };
     let json = serde_json::to_string_pretty(&outcome).map_err(|e| ResearchError::Model(e.to_string()))?;
     let report = cfg.output.dir.join("report.json");

@@ -10,6 +10,8 @@ pub mod eval;
 pub mod importance;
 #[cfg(feature = "torch")]
 pub mod job;
+#[cfg(feature = "torch")]
+pub mod pipeline;
 pub mod ridge;
 #[cfg(feature = "torch")]
 pub mod train;

@@ -74,6 +74,18 @@ fn scored(p: &[Prediction]) -> Vec<Scored> {
 /// # Errors
 /// Bad settings, training or I/O errors.
 pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForward, ResearchError> {
+    run_observed(cfg, data, &mut |_| {})
+}
+
+/// [`run`], calling `on_year` after each test year (progress).
+///
+/// # Errors
+/// Bad settings, training or I/O errors.
+pub fn run_observed(
+    cfg: &WalkForwardConfig,
+    data: &Arc<MarketData>,
+    on_year: &mut dyn FnMut(&YearResult),
+) -> Result<WalkForward, ResearchError> {
     let w = &cfg.walkforward;
     if w.first_test_year > w.last_test_year || w.val_months == 0 || w.val_months > 11 {
         return Err(ResearchError::Config(
@@ -112,15 +124,32 @@ pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForwar
             baseline_ic = out.baseline_test.rank_ic_mean,
             "walk-forward year"
         );
-        for (m, b) in out.test_predictions.iter().zip(&out.baseline_test_predictions) {
+        // Labeled and not-yet-labeled windows, by symbol and time; the latter with an empty
+        // label (scores a backtest uses; never evaluated).
+        let mut rows: Vec<(&Prediction, &Prediction)> = out
+            .test_predictions
+            .iter()
+            .zip(&out.baseline_test_predictions)
+            .chain(
+                out.unlabeled_predictions
+                    .iter()
+                    .zip(&out.baseline_unlabeled_predictions),
+            )
+            .collect();
+        rows.sort_by_key(|(m, _)| (m.symbol, m.ts));
+        for (m, b) in rows {
+            let label = if m.label.is_nan() {
+                String::new()
+            } else {
+                m.label.to_string()
+            };
             let _ = writeln!(
                 csv,
-                "{},{},{year},{},{},{}",
+                "{},{},{year},{},{},{label}",
                 data.instruments[m.symbol].symbol,
                 fmt.format(m.ts),
                 m.pred,
                 b.pred,
-                m.label
             );
         }
         all_model.extend(scored(&out.test_predictions));
@@ -130,6 +159,9 @@ pub fn run(cfg: &WalkForwardConfig, data: &Arc<MarketData>) -> Result<WalkForwar
             model: out.test,
             baseline: out.baseline_test,
         });
+        if let Some(y) = years.last() {
+            on_year(y);
+        }
     }
     let result = WalkForward {
         years,
