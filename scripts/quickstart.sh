@@ -20,6 +20,8 @@ fi
 bash scripts/setup_libtorch.sh
 # The venues' official SDKs, which the tests run as clients of the loopback venues.
 bash scripts/setup_sdk.sh
+# Ray, for sweeps and walk-forward years on a cluster (python -m kairos_ray; tests/ray_cluster.rs).
+bash scripts/setup_ray.sh
 cargo build --bin kairos
 cargo run --quiet --bin kairos -- data synth --out "$DATA" --symbols "$SYMBOLS" --days "$DAYS" --seed 42
 cargo run --quiet --bin kairos -- backtest --config config/demo.toml --data "$DATA" --out "$OUT" --table

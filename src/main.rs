@@ -73,7 +73,18 @@ enum Command {
     Walkforward {
         #[arg(long)]
         config: PathBuf,
+        /// Output directory instead of the file's `output.dir`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only gather the test years' directories already under the output directory (years
+        /// run elsewhere, for example by `python -m kairos_ray walkforward`).
+        #[arg(long)]
+        assemble: bool,
     },
+    /// A long-lived worker for a cluster driver (`python -m kairos_ray`): loads the market once,
+    /// then takes tasks as JSON lines on standard input and answers each on standard output.
+    #[command(subcommand)]
+    Worker(WorkerKind),
     /// The research workflow in one command: features, walk-forward training, out-of-sample
     /// scores, a backtest over the test years (and one on the ridge baseline's scores), report.
     #[cfg(feature = "torch")]
@@ -86,6 +97,31 @@ enum Command {
     Train {
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+/// What a worker serves.
+#[derive(clap::Subcommand)]
+pub enum WorkerKind {
+    /// Grid cells of a sweep: a task is a cell index; the answer its `sweep.csv` line.
+    Sweep {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        grid: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Scratch directory for the cells' outputs (removed after each cell).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Test years of a walk-forward: a task is a year; the answer the directory of its files.
+    #[cfg(feature = "torch")]
+    Walkforward {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -395,7 +431,8 @@ fn run(command: Command) -> Result<()> {
             }
         }
         #[cfg(feature = "torch")]
-        Command::Walkforward { config } => cli::walkforward(&config)?,
+        Command::Walkforward { config, out, assemble } => cli::walkforward(&config, out, assemble)?,
+        Command::Worker(kind) => cli::worker::run(kind)?,
         #[cfg(feature = "torch")]
         Command::Train { config } => cli::train(&config)?,
         #[cfg(feature = "torch")]

@@ -408,7 +408,7 @@ fn bars(title: &str, labels: &[String], groups: &[(&str, RGBColor, Vec<f64>)]) -
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..n * g).into_segmented(), (lo - pad)..(hi + pad));
+            .build_cartesian_2d((0..n * g - 1).into_segmented(), (lo - pad)..(hi + pad));
         if let Ok(mut chart) = built {
             let _ = chart
                 .configure_mesh()
@@ -1186,7 +1186,19 @@ pub fn write_sweep(dir: &Path, metric: &str) -> Result<PathBuf, ReportError> {
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(90)
-            .build_cartesian_2d((0..xs.len()).into_segmented(), (0..ys.len()).into_segmented());
+            .build_cartesian_2d(
+                (0..xs.len().saturating_sub(1).max(1)).into_segmented(),
+                (0..ys.len().saturating_sub(1).max(1)).into_segmented(),
+            );
+        // An axis of one value is drawn over the range's two segments, its label in the middle.
+        let (sx, sy) = (if xs.len() == 1 { 2 } else { 1 }, if ys.len() == 1 { 2 } else { 1 });
+        let mid = |k: usize, span: usize| {
+            if span == 2 {
+                SegmentValue::Exact(1)
+            } else {
+                SegmentValue::CenterOf(k)
+            }
+        };
         if let Ok(mut chart) = built {
             let _ = chart
                 .configure_mesh()
@@ -1196,11 +1208,11 @@ pub fn write_sweep(dir: &Path, metric: &str) -> Result<PathBuf, ReportError> {
                 .x_labels(xs.len())
                 .y_labels(ys.len())
                 .x_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => xs.get(*i).cloned().unwrap_or_default(),
+                    SegmentValue::CenterOf(i) if sx == 1 => xs.get(*i).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
                 .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(j) => ys.get(*j).cloned().unwrap_or_default(),
+                    SegmentValue::CenterOf(j) if sy == 1 => ys.get(*j).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
                 .draw();
@@ -1223,15 +1235,15 @@ pub fn write_sweep(dir: &Path, metric: &str) -> Result<PathBuf, ReportError> {
                 for (j, v) in col.iter().enumerate() {
                     let _ = chart.draw_series(std::iter::once(Rectangle::new(
                         [
-                            (SegmentValue::Exact(i), SegmentValue::Exact(j)),
-                            (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+                            (SegmentValue::Exact(i * sx), SegmentValue::Exact(j * sy)),
+                            (SegmentValue::Exact((i + 1) * sx), SegmentValue::Exact((j + 1) * sy)),
                         ],
                         color(*v).filled(),
                     )));
                     let label = if v.is_finite() { format!("{v:.3}") } else { "-".into() };
                     let _ = chart.draw_series(std::iter::once(Text::new(
                         label,
-                        (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
+                        (mid(i, sx), mid(j, sy)),
                         ("sans-serif", 13)
                             .into_font()
                             .color(&BLACK)
@@ -1243,7 +1255,7 @@ pub fn write_sweep(dir: &Path, metric: &str) -> Result<PathBuf, ReportError> {
         let _ = root.present();
     }
     html.push_str(&svg);
-    html.push_str("<h2>Cells</h2><table><tr>");
+    html.push_str("<h2>Cells</h2><div style=\"overflow-x:auto\"><table><tr>");
     for h in &header {
         let _ = write!(html, "<th>{}</th>", esc(h));
     }
@@ -1260,6 +1272,6 @@ pub fn write_sweep(dir: &Path, metric: &str) -> Result<PathBuf, ReportError> {
         }
         html.push_str("</tr>");
     }
-    html.push_str("</table></body></html>\n");
+    html.push_str("</table></div></body></html>\n");
     finish(dir, html)
 }

@@ -199,16 +199,7 @@ pub fn run(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(cfg) = configs.get(i) else { break };
-                let r = backtest::run_on(cfg, data.clone())
-                    .map(|o| CellResult {
-                        index: i,
-                        values: cells[i].clone(),
-                        summary: o.summary,
-                    })
-                    .map_err(|e| format!("grid cell {i} ({}): {e}", describe(grid, &cells[i])));
-                if !opts.keep_outputs {
-                    let _ = std::fs::remove_dir_all(&cfg.output.dir);
-                }
+                let r = run_cell(cfg, data.clone(), grid, i, opts.keep_outputs);
                 pb.inc(1);
                 results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
             });
@@ -236,43 +227,72 @@ pub fn run(
     Ok(results)
 }
 
+/// Runs cell `i` (its configuration from [`cell_config`]) on the loaded market; its outputs are
+/// removed afterwards unless `keep`.
+///
+/// # Errors
+/// The run's error, as a message naming the cell.
+pub fn run_cell(cfg: &Config, data: Arc<MarketData>, grid: &Grid, i: usize, keep: bool) -> Result<CellResult, String> {
+    let cells = grid.cells();
+    let values = cells.get(i).cloned().unwrap_or_default();
+    let r = backtest::run_on(cfg, data)
+        .map(|o| CellResult {
+            index: i,
+            values: values.clone(),
+            summary: o.summary,
+        })
+        .map_err(|e| format!("grid cell {i} ({}): {e}", describe(grid, &values)));
+    if !keep {
+        let _ = std::fs::remove_dir_all(&cfg.output.dir);
+    }
+    r
+}
+
+/// `sweep.csv`'s header line (without the line break).
+pub fn csv_header(grid: &Grid) -> String {
+    let keys: Vec<&str> = grid.axes.iter().map(|(k, _)| k.as_str()).collect();
+    format!(
+        "cell,{},final_equity,total_return,cagr,sharpe,sortino,max_drawdown,trades,turnover,costs",
+        keys.join(",")
+    )
+}
+
+/// A cell's `sweep.csv` line (without the line break).
+pub fn csv_row(r: &CellResult) -> String {
+    let opt = |x: Option<f64>| x.map_or_else(String::new, |v| v.to_string());
+    let values: Vec<String> = r
+        .values
+        .iter()
+        .map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    let s = &r.summary;
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{}",
+        r.index,
+        values.join(","),
+        s.final_equity_exact.normalize(),
+        s.total_return,
+        opt(s.cagr),
+        opt(s.sharpe),
+        opt(s.sortino),
+        s.max_drawdown,
+        s.trades,
+        s.turnover,
+        s.costs.normalize()
+    )
+}
+
 fn write_csv(path: &Path, grid: &Grid, results: &[CellResult]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let keys: Vec<&str> = grid.axes.iter().map(|(k, _)| k.as_str()).collect();
-    writeln!(
-        f,
-        "cell,{},final_equity,total_return,cagr,sharpe,sortino,max_drawdown,trades,turnover,costs",
-        keys.join(",")
-    )?;
-    let opt = |x: Option<f64>| x.map_or_else(String::new, |v| v.to_string());
+    writeln!(f, "{}", csv_header(grid))?;
     for r in results {
-        let values: Vec<String> = r
-            .values
-            .iter()
-            .map(|v| match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        let s = &r.summary;
-        writeln!(
-            f,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            r.index,
-            values.join(","),
-            s.final_equity_exact.normalize(),
-            s.total_return,
-            opt(s.cagr),
-            opt(s.sharpe),
-            opt(s.sortino),
-            s.max_drawdown,
-            s.trades,
-            s.turnover,
-            s.costs.normalize()
-        )?;
+        writeln!(f, "{}", csv_row(r))?;
     }
     f.flush()
 }

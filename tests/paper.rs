@@ -215,6 +215,15 @@ async fn binance_session_through_faults_equals_a_backtest_of_its_recording() {
     backtest_equals_session(&cfg, &journal, dir.path());
     let summary: serde_json::Value = serde_json::from_str(&read(&out.join("summary.json"))).expect("json");
     assert_eq!(summary["live"]["counters"]["live_timestamps"], live);
+    // The session's report.html shows the session's summary.json.
+    let html = read(&out.join("report.html"));
+    for key in ["total_return", "max_drawdown", "turnover"] {
+        let tag = format!("data-metric=\"{key}\" data-value=\"");
+        let rest = &html[html.find(&tag).unwrap_or_else(|| panic!("{key}")) + tag.len()..];
+        let v: f64 = rest[..rest.find('"').expect("end")].parse().expect("number");
+        assert_eq!(v, summary[key].as_f64().expect(key), "{key}");
+    }
+    assert!(html.contains("<svg") && html.contains("Monthly returns"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

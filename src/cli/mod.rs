@@ -2,6 +2,7 @@
 //! belong to the binary rather than the library's API.
 
 pub mod bench;
+pub mod worker;
 
 use crate::{BenchArgs, FeaturesArgs, ImportArgs, PaperArgs, PaperCommand, ServeArgs, SynthArgs};
 use anyhow::{bail, Context, Result};
@@ -223,12 +224,19 @@ pub fn synth(a: SynthArgs) -> Result<()> {
 
 /// `kairos walkforward`: train per test year on the years before, predict out of sample.
 #[cfg(feature = "torch")]
-pub fn walkforward(config: &std::path::Path) -> Result<()> {
+pub fn walkforward(config: &std::path::Path, out: Option<std::path::PathBuf>, assemble: bool) -> Result<()> {
     let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
-    let cfg: kairos::research::walkforward::WalkForwardConfig =
+    let mut cfg: kairos::research::walkforward::WalkForwardConfig =
         toml::from_str(&text).with_context(|| config.display().to_string())?;
+    if let Some(dir) = out {
+        cfg.output.dir = dir;
+    }
     let data = Arc::new(kairos::backtest::load_market(&cfg.data)?);
-    let out = kairos::research::walkforward::run(&cfg, &data)?;
+    let out = if assemble {
+        kairos::research::walkforward::assemble(&cfg, &data)?
+    } else {
+        kairos::research::walkforward::run(&cfg, &data)?
+    };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
