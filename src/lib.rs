@@ -53,13 +53,19 @@
 //!
 //! ## Data
 //! [`feeds`] loads per-symbol CSV directories, long CSV/Parquet tables and Parquet catalogs with
-//! row-level validation; [`data`] keeps them as a compact column store; [`data::synth`] makes a
+//! row-level validation (and reference series from other files, [`feeds::Reference`]); [`data`]
+//! keeps them as a compact column store; [`data::synth`] makes a
 //! seeded synthetic market. Built-in strategies live in [`strategies`].
 //!
 //! ## Models and research
 //! [`model`] is the inference runtime: the artifact format, the networks, the scaler, the
 //! device. [`research`] builds datasets, trains ([`research::job`]), evaluates out of sample
 //! ([`research::walkforward`]) and ranks inputs; it depends on [`model`], never the reverse.
+//! `research::pipeline` (`kairos research`) runs the whole workflow: walk-forward scores, a
+//! backtest over the out-of-sample years on them and on the ridge baseline's, and the report.
+//! [`report`] writes `report.html` (backtests, paper sessions, research runs, sweeps). Sweeps
+//! ([`sweep`]) and walk-forward years also run on a Ray cluster (`python/kairos_ray`, over
+//! long-lived `kairos worker` processes).
 //! [`feature::library`] defines the features, [`feature::batch`] computes them through polars
 //! for datasets, [`feature::labels`] the labels.
 //!

@@ -119,12 +119,9 @@ impl ResearchConfig {
     }
 }
 
-fn bar(len: u64, stage: &str) -> indicatif::ProgressBar {
-    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::new(len)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+/// One bar per stage, stacked under each other (nothing drawn when stderr is not a terminal).
+fn bar(bars: &indicatif::MultiProgress, len: u64, stage: &str) -> indicatif::ProgressBar {
+    let pb = bars.add(indicatif::ProgressBar::new(len));
     if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
     {
         pb.set_style(style.progress_chars("=> "));
@@ -167,7 +164,12 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
         .map_err(|e| ResearchError::Config(format!("output.dir: {e}")))?;
     // Fail on a bad strategy before hours of training.
     cfg.backtest(PathBuf::from("scores.csv"), out.clone())?;
-    let pb = bar(1, "data");
+    let bars = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::MultiProgress::new()
+    } else {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+    };
+    let pb = bar(&bars, 1, "data");
     let t0 = std::time::Instant::now();
     let data = Arc::new(crate::backtest::load_market(&cfg.data).map_err(|e| ResearchError::Data(e.to_string()))?);
     let load_seconds = t0.elapsed().as_secs_f64();
@@ -177,7 +179,7 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
         data.instruments.len(),
         data.timestamps.len()
     ));
-    let pb = bar(years, "walk-forward");
+    let pb = bar(&bars, years, "walk-forward");
     let wf_cfg = cfg.walkforward();
     let wf = walkforward::run_observed(&wf_cfg, &data, &mut |y| {
         pb.inc(1);
@@ -187,7 +189,7 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
         ));
     })?;
     pb.finish();
-    let pb = bar(2, "backtests");
+    let pb = bar(&bars, 2, "backtests");
     let oos = wf_cfg.output.dir.join("oos_predictions.csv");
     let base_scores = wf_cfg.output.dir.join("baseline_predictions.csv");
     baseline_scores(&oos, &base_scores)?;
@@ -204,7 +206,7 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
     let baseline = backtest(base_scores, out.join("baseline"))?;
     pb.inc(1);
     pb.finish();
-    let pb = bar(1, "report");
+    let pb = bar(&bars, 1, "report");
     let report = crate::report::write(out, (&cfg.report).into()).map_err(|e| ResearchError::Write {
         path: e.path,
         message: e.message,
