@@ -314,6 +314,23 @@ fn chart(title: &str, dates: &[String], lines: &[Line], fmt: YFmt, marks: Option
     }
     let pad = (hi - lo) * 0.05;
     let n = dates.len().max(2);
+    // Intraday rows: the time of day (and the day when the chart spans several).
+    let label = |d: &String| -> String {
+        let one_day = dates.first().map(|f| f.get(..10)) == dates.last().map(|l| l.get(..10));
+        match (d.len() > 10, one_day) {
+            (false, _) => d.clone(),
+            (true, true) => d.get(11..16).unwrap_or(d).to_string(),
+            (true, false) => d.get(5..16).unwrap_or(d).replace('T', " "),
+        }
+    };
+    // Plain numbers: enough decimals to tell the ticks of the range apart.
+    let num_decimals = (1.0 - (hi - lo).log10().floor()).clamp(0.0, 6.0) as usize;
+    // Percent labels with as many decimals as the range needs.
+    let decimals = match (hi - lo) * 100.0 {
+        r if r < 2.0 => 2,
+        r if r < 20.0 => 1,
+        _ => 0,
+    };
     {
         let root = SVGBackend::with_string(&mut svg, (900, 280)).into_drawing_area();
         let _ = root.fill(&WHITE);
@@ -327,11 +344,11 @@ fn chart(title: &str, dates: &[String], lines: &[Line], fmt: YFmt, marks: Option
             let _ = chart
                 .configure_mesh()
                 .x_labels(6)
-                .x_label_formatter(&|i| dates.get(*i).map(|d| d.chars().take(10).collect()).unwrap_or_default())
+                .x_label_formatter(&|i| dates.get(*i).map(label).unwrap_or_default())
                 .y_label_formatter(&|v| match fmt {
-                    YFmt::Percent => format!("{:.0} %", v * 100.0),
+                    YFmt::Percent => format!("{:.*} %", decimals, v * 100.0),
                     YFmt::Money => format!("{v:.0}"),
-                    YFmt::Number => format!("{v:.1}"),
+                    YFmt::Number => format!("{:.*}", num_decimals, v),
                     YFmt::LogMoney => format!("{:.0}", 10f64.powf(*v)),
                 })
                 .light_line_style(RGBColor(235, 235, 235))
@@ -536,13 +553,18 @@ pub fn write(dir: &Path, opts: Options) -> Result<PathBuf, ReportError> {
     let mut html = String::new();
     let strategy = summary["strategy"].as_str().unwrap_or("run").to_string();
     head(&mut html, &strategy);
+    let sources: Vec<String> = ["equity.csv", "fills.csv", "benchmark.csv", "prices.csv"]
+        .iter()
+        .filter(|f| dir.join(f).exists())
+        .map(|f| format!("<code>{f}</code>"))
+        .collect();
     let _ = write!(
         html,
-        "<p>{} to {}, {} timestamps. Figures from <code>summary.json</code>; charts from \
-         <code>equity.csv</code>, <code>benchmark.csv</code> and <code>prices.csv</code>.</p><h2>Headline</h2><table class=\"m\">",
+        "<p>{} to {}, {} timestamps. Figures from <code>summary.json</code>; charts from {}.</p><h2>Headline</h2><table class=\"m\">",
         esc(dates.first().map_or("", String::as_str)),
         esc(dates.last().map_or("", String::as_str)),
-        rows.len()
+        rows.len(),
+        sources.join(", ")
     );
     for (key, label, shown) in &metrics {
         let _ = write!(html, "<tr><td>{label}</td>{}</tr>", cell(key, &summary[*key], shown));
@@ -861,7 +883,7 @@ fn price_chart(html: &mut String, dir: &Path, fills: &str) -> Result<(), ReportE
     }
     let _ = write!(
         html,
-        "<h2>Trades in {}</h2><p>{nb} buys and {ns} sells, marked at their fill prices on the day they filled.</p>",
+        "<h2>Trades in {}</h2><p>{nb} buys and {ns} sells, marked at their fill prices when they filled.</p>",
         esc(&symbol)
     );
     html.push_str(&chart(

@@ -469,6 +469,10 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         path: cfg.output.dir.join("summary.json"),
         source: std::io::Error::other(e),
     })?;
+    let benchmarks = report_inputs(cfg, &path, &run.curve, fmt);
+    if !benchmarks.is_empty() {
+        summary["benchmarks"] = serde_json::to_value(&benchmarks).unwrap_or_default();
+    }
     summary["live"] = serde_json::json!({
         "session": session,
         "journal": path.display().to_string(),
@@ -487,6 +491,36 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         session,
         journal: path,
         latencies,
+    })
+}
+
+/// The report's inputs of a session (`prices.csv`, and `benchmark.csv` when a benchmark is
+/// among its symbols) from the journal's recording, and the comparisons for `summary.json`. A
+/// finished session is never failed for its report: what cannot be made is logged.
+fn report_inputs(
+    cfg: &Config,
+    journal: &std::path::Path,
+    curve: &[(UnixNanos, crate::types::Decimal)],
+    fmt: TimeFormat,
+) -> Vec<crate::account::BenchmarkComparison> {
+    let tmp = cfg.output.dir.join(".recording.csv");
+    let made = (|| -> Result<Vec<crate::account::BenchmarkComparison>, String> {
+        Journal::open(journal, false)
+            .and_then(|j| j.export(&tmp))
+            .map_err(|e| e.to_string())?;
+        let data =
+            crate::feeds::load(&tmp, &cfg.load_options().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let bench = if data.instrument_by_symbol(&cfg.data.benchmark).is_some() {
+            cfg.data.benchmark.as_str()
+        } else {
+            ""
+        };
+        crate::report::write_inputs(&cfg.output.dir, &data, curve, &cfg.report, bench, fmt).map_err(|e| e.to_string())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    made.unwrap_or_else(|e| {
+        tracing::warn!("report.html without a price chart or benchmarks: {e}");
+        Vec::new()
     })
 }
 
