@@ -140,13 +140,17 @@ fn walk_forward_predicts_each_year_out_of_sample_with_the_baseline_beside() {
     }
     let csv = std::fs::read_to_string(dir.path().join("wf/oos_predictions.csv")).expect("csv");
     let rows: Vec<&str> = csv.lines().skip(1).collect();
-    assert_eq!(rows.len(), wf.years.iter().map(|y| y.model.n).sum::<usize>());
+    // Every evaluated prediction, plus each symbol's last 5 windows (the label horizon), scored
+    // with an empty label.
+    let labeled = rows.iter().filter(|r| !r.ends_with(',')).count();
+    assert_eq!(labeled, wf.years.iter().map(|y| y.model.n).sum::<usize>());
+    assert_eq!(rows.len() - labeled, 12 * 5);
     // Each prediction lies in its test year: nothing is predicted in-sample.
     assert!(rows.iter().all(|r| {
         let f: Vec<&str> = r.split(',').collect();
         f[1].starts_with(f[2])
     }));
-    assert_eq!(wf.overall_model.n, rows.len());
+    assert_eq!(wf.overall_model.n, labeled);
     assert!(dir.path().join("wf/walkforward.json").exists() && dir.path().join("wf/year_2018/model.json").exists());
 }
 
