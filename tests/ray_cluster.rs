@@ -38,6 +38,8 @@ fn a_sweep_and_a_walkforward_on_a_three_node_cluster_equal_the_local_runs() {
         .arg(tmp.path())
         .env("PYTHONPATH", root.join("python"))
         .env("RAY_USAGE_STATS_ENABLED", "0")
+        // Ray's session files (logs, sockets) go with the test's directory.
+        .env("RAY_TMPDIR", tmp.path())
         .stdout(std::fs::File::create(tmp.path().join("result.json")).expect("out"))
         .stderr(std::fs::File::create(&log).expect("log"))
         .process_group(0)
