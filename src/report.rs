@@ -18,6 +18,7 @@
 //! (tested).
 
 use crate::account::BenchmarkComparison;
+use crate::research::eval::spearman;
 use crate::data::MarketData;
 use crate::output::TimeFormat;
 use crate::types::{Decimal, UnixNanos};
@@ -900,37 +901,6 @@ fn price_chart(html: &mut String, dir: &Path, fills: &str) -> Result<(), ReportE
     Ok(())
 }
 
-/// Spearman correlation of two equally long samples (average ranks for ties).
-fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
-    fn ranks(x: &[f64]) -> Vec<f64> {
-        let mut idx: Vec<usize> = (0..x.len()).collect();
-        idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
-        let mut r = vec![0.0; x.len()];
-        let mut i = 0;
-        while i < idx.len() {
-            let mut j = i;
-            while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-                j += 1;
-            }
-            for &k in &idx[i..=j] {
-                r[k] = (i + j) as f64 / 2.0;
-            }
-            i = j + 1;
-        }
-        r
-    }
-    if a.len() < 3 {
-        return None;
-    }
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
-}
-
 /// The model section of a research run: IC per year and per month, model beside baseline,
 /// permutation importance.
 fn research_section(html: &mut String, dir: &Path, rows: &[Row]) -> Result<(), ReportError> {
@@ -993,7 +963,8 @@ fn research_section(html: &mut String, dir: &Path, rows: &[Row]) -> Result<(), R
         }
     }
     let mut months: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
-    for (d, (m, b, y)) in &by_date {
+    // As the walk-forward's figures: dates with at least 3 scored symbols.
+    for (d, (m, b, y)) in by_date.iter().filter(|(_, (m, _, _))| m.len() >= 3) {
         if let (Some(im), Some(ib)) = (spearman(m, y), spearman(b, y)) {
             let e = months.entry(d.chars().take(7).collect()).or_insert((0.0, 0.0, 0));
             e.0 += im;
