@@ -17,7 +17,7 @@ from ray.cluster_utils import Cluster
 
 import kairos_ray
 
-GRID = {"strategy.params.k": [3, 5, 8, 10], "strategy.params.band": [5, 10, 15], "broker.commission_bps": [0, 5]}
+GRID = {"strategy.params.k": [3, 5, 8, 10], "strategy.params.band": [10, 15, 20], "broker.commission_bps": [0, 5]}
 
 
 def main():
