@@ -18,9 +18,9 @@
 //! (tested).
 
 use crate::account::BenchmarkComparison;
-use crate::research::eval::spearman;
 use crate::data::MarketData;
 use crate::output::TimeFormat;
+use crate::research::eval::spearman;
 use crate::types::{Decimal, UnixNanos};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -605,7 +605,7 @@ pub fn write(dir: &Path, opts: Options) -> Result<PathBuf, ReportError> {
             html.push_str("</tr>");
         }
         html.push_str(
-            "</table><p class=\"note\">Over the timestamps where both exist; alpha and beta from a regression of \
+            "</table><p class=\"note\">From the benchmark's first bar to its last (its last close carried over timestamps it lacks in between); alpha and beta from a regression of \
              the strategy's returns on the benchmark's, no risk-free rate. The risk-matched benchmark is the \
              benchmark's returns scaled to the strategy's volatility.</p>",
         );
@@ -647,8 +647,10 @@ pub fn write(dir: &Path, opts: Options) -> Result<PathBuf, ReportError> {
                             base_eq
                         };
                         prev = *v;
+                        log(e)
+                    } else {
+                        f64::NAN
                     }
-                    log(e)
                 })
                 .collect();
             lines.push(Line {
@@ -761,15 +763,21 @@ fn finish(dir: &Path, html: String) -> Result<PathBuf, ReportError> {
     Ok(out)
 }
 
-/// Forward-filled values (NaN before the first).
+/// Forward-filled values between the first and the last finite one (NaN outside).
 fn ffill(v: &[f64]) -> Vec<f64> {
+    let end = v.iter().rposition(|x| x.is_finite()).map_or(0, |l| l + 1);
     let mut last = f64::NAN;
     v.iter()
-        .map(|x| {
+        .enumerate()
+        .map(|(i, x)| {
             if x.is_finite() {
                 last = *x;
             }
-            last
+            if i < end {
+                last
+            } else {
+                f64::NAN
+            }
         })
         .collect()
 }

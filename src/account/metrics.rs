@@ -90,14 +90,16 @@ fn mean_sd(x: &[f64]) -> (f64, f64) {
 }
 
 /// Compares an equity curve `(ts, equity)` with a benchmark's closes at the same timestamps
-/// (`None` before its first bar, or where it has no bar).
+/// (`None` where it has no bar), from the benchmark's first bar to its last.
 pub fn compare(symbol: &str, curve: &[(UnixNanos, f64)], bench: &[Option<f64>]) -> BenchmarkComparison {
     let equity: Vec<f64> = curve.iter().map(|c| c.1).collect();
-    // Forward-filled closes from the first bar on; the strategy over the same rows.
+    // Forward-filled closes from the benchmark's first bar to its last; the strategy over the
+    // same rows.
     let first = bench.iter().position(Option::is_some).unwrap_or(bench.len());
-    let mut b = Vec::with_capacity(bench.len() - first);
+    let end = bench.iter().rposition(Option::is_some).map_or(first, |l| l + 1);
+    let mut b = Vec::with_capacity(end - first);
     let mut last = 0.0;
-    for v in &bench[first..] {
+    for v in &bench[first..end] {
         if let Some(v) = v {
             last = *v;
         }
@@ -262,6 +264,27 @@ pub fn summarize(
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn a_benchmark_is_compared_from_its_first_bar_to_its_last() {
+        let day = 86_400_000_000_000i64;
+        let curve: Vec<(i64, f64)> = (0..6).map(|i| (i * day, 100.0 + i as f64)).collect();
+        // No bar at the first timestamp and after the fifth; a gap at the third.
+        let bench = [None, Some(10.0), None, Some(11.0), Some(12.1), None];
+        let c = compare("B", &curve, &bench);
+        assert!((c.total_return - 0.21).abs() < 1e-12, "{c:?}");
+        // Strategy returns over rows 1..=4: 102/101, 103/102, 104/103; benchmark 0, 0.1, 0.1.
+        let rs = [102.0 / 101.0 - 1.0, 103.0 / 102.0 - 1.0, 104.0 / 103.0 - 1.0];
+        let rb = [0.0, 0.1, 0.1];
+        let (mb, ms) = (rb.iter().sum::<f64>() / 3.0, rs.iter().sum::<f64>() / 3.0);
+        let cov: f64 = rb.iter().zip(&rs).map(|(b, s)| (b - mb) * (s - ms)).sum::<f64>() / 2.0;
+        let var: f64 = rb.iter().map(|b| (b - mb).powi(2)).sum::<f64>() / 2.0;
+        assert!((c.beta.expect("beta") - cov / var).abs() < 1e-12);
+        // Three returns over three days: 365.25 a year.
+        let alpha = (ms - cov / var * mb) * 365.25;
+        assert!((c.alpha.expect("alpha") - alpha).abs() < 1e-9);
+        assert!(c.max_drawdown.abs() < 1e-12);
+    }
 
     #[test]
     fn figures_of_a_small_curve() {
