@@ -75,7 +75,11 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
         v
     };
     let first = snapshot(&out);
-    assert_eq!(first.len(), 5, "fills, equity, events, summary, report");
+    assert_eq!(
+        first.len(),
+        7,
+        "fills, equity, events, summary, report, benchmark and prices (the report's inputs)"
+    );
     // The second run fails while loading (a bad row): the first run's outputs stay as they were.
     let f = data.join("SYN003.csv");
     let text = std::fs::read_to_string(&f).expect("read");
