@@ -91,6 +91,9 @@ enum Command {
     Research {
         #[arg(long)]
         config: PathBuf,
+        /// Output directory instead of the file's `output.dir`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Train a model (LSTM, attention-LSTM or ridge) from a TOML job file.
     #[cfg(feature = "torch")]
@@ -436,7 +439,7 @@ fn run(command: Command) -> Result<()> {
         #[cfg(feature = "torch")]
         Command::Train { config } => cli::train(&config)?,
         #[cfg(feature = "torch")]
-        Command::Research { config } => cli::research(&config)?,
+        Command::Research { config, out } => cli::research(&config, out)?,
     }
     Ok(())
 }

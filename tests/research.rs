@@ -129,6 +129,36 @@ fn research_runs_every_stage_and_its_backtest_covers_the_test_years_only() {
 }
 
 #[test]
+fn a_bad_strategy_is_refused_before_any_training() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 4,
+            days: 300,
+            ..SynthSpec::default()
+        },
+        &d,
+    )
+    .expect("synth");
+    let out = dir.path().join("out");
+    let cfg_path = dir.path().join("research.toml");
+    std::fs::write(&cfg_path, job(&d, &out).replace("k = 4\n", "k = 0\n")).expect("config");
+    let alt = dir.path().join("elsewhere");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["research", "--config"])
+        .arg(&cfg_path)
+        .arg("--out")
+        .arg(&alt)
+        .output()
+        .expect("kairos research");
+    assert!(!st.status.success());
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(err.contains("strategy.params.k"), "{err}");
+    assert!(!alt.join("walkforward").exists() && !out.exists(), "nothing trained");
+}
+
+#[test]
 fn figures_from_a_later_start_are_refused_when_the_strategy_traded_before_it() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path().join("data");

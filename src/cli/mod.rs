@@ -243,8 +243,11 @@ pub fn walkforward(config: &std::path::Path, out: Option<std::path::PathBuf>, as
 
 /// `kairos research`: every stage, then the figures as a short table.
 #[cfg(feature = "torch")]
-pub fn research(config: &std::path::Path) -> Result<()> {
-    let cfg = kairos::research::pipeline::ResearchConfig::from_file(config)?;
+pub fn research(config: &std::path::Path, out: Option<std::path::PathBuf>) -> Result<()> {
+    let mut cfg = kairos::research::pipeline::ResearchConfig::from_file(config)?;
+    if let Some(dir) = out {
+        cfg.output.dir = dir;
+    }
     let out = kairos::research::pipeline::run(&cfg)?;
     let wf = &out.walkforward;
     println!(
