@@ -231,6 +231,26 @@ def _out_dir(config_text, out):
     return pathlib.Path(cfg.get("output", {}).get("dir", "out"))
 
 
+def _on_cluster(address, workers, binary, args, files, deadline, tasks_of, on_result):
+    """Starts the pool (connecting to Ray if needed), runs the tasks ``tasks_of(hello)`` names,
+    stops the pool; returns ``(hello, results, failures, infos, seconds)``."""
+    ours = _init(address)
+    pool = None
+    try:
+        pool = Pool(_workers(workers), binary, args, files, os.getcwd(), max(1.0, deadline - time.monotonic()))
+        hello = pool.infos[0]["hello"]
+        t = time.monotonic()
+        results, failures = run_tasks(pool, tasks_of(hello), deadline, on_result)
+        seconds = time.monotonic() - t
+        infos = pool.refresh(max(1.0, deadline - time.monotonic()))
+    finally:
+        if pool is not None:
+            pool.close()
+        if ours:
+            ray.shutdown()
+    return hello, results, failures, infos, seconds
+
+
 def sweep(config, grid, out=None, data=None, address=None, workers=None, binary=None, timeout=3600.0, on_result=None):
     """The grid of ``kairos sweep`` on the cluster; writes ``OUT/sweep.csv`` (and
     ``sweep_errors.csv`` when cells failed ``ATTEMPTS`` times) and the sweep's ``report.html``."""
@@ -243,27 +263,16 @@ def sweep(config, grid, out=None, data=None, address=None, workers=None, binary=
     args = ["sweep", "--config", "{config}", "--grid", "{grid}", "--out", "{tmp}/cells"]
     if data:
         args += ["--data", os.path.abspath(data) if os.path.exists(data) else data]
-    ours = _init(address)
-    pool = None
-    try:
-        pool = Pool(
-            _workers(workers),
-            binary,
-            args,
-            {"config": config_text, "grid": grid_text},
-            os.getcwd(),
-            max(1.0, deadline - time.monotonic()),
-        )
-        hello = pool.infos[0]["hello"]
-        t1 = time.monotonic()
-        results, failures = run_tasks(pool, range(hello["cells"]), deadline, on_result)
-        seconds = time.monotonic() - t1
-        infos = pool.refresh(max(1.0, deadline - time.monotonic()))
-    finally:
-        if pool is not None:
-            pool.close()
-        if ours:
-            ray.shutdown()
+    hello, results, failures, infos, seconds = _on_cluster(
+        address,
+        workers,
+        binary,
+        args,
+        {"config": config_text, "grid": grid_text},
+        deadline,
+        lambda h: range(h["cells"]),
+        on_result,
+    )
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "sweep.csv", "w", newline="") as f:
         f.write(hello["header"] + "\n")
@@ -305,25 +314,10 @@ def walkforward(config, out=None, address=None, workers=None, binary=None, timeo
     config_text = pathlib.Path(config).read_text()
     out = _out_dir(config_text, out)
     args = ["walkforward", "--config", "{config}", "--out", "{tmp}/wf"]
-    ours = _init(address)
-    pool = None
-    try:
-        pool = Pool(
-            _workers(workers),
-            binary,
-            args,
-            {"config": config_text},
-            os.getcwd(),
-            max(1.0, deadline - time.monotonic()),
-        )
-        years = pool.infos[0]["hello"]["years"]
-        results, failures = run_tasks(pool, years, deadline, on_result)
-        infos = pool.refresh(max(1.0, deadline - time.monotonic()))
-    finally:
-        if pool is not None:
-            pool.close()
-        if ours:
-            ray.shutdown()
+    hello, results, failures, infos, _ = _on_cluster(
+        address, workers, binary, args, {"config": config_text}, deadline, lambda h: h["years"], on_result
+    )
+    years = hello["years"]
     out.mkdir(parents=True, exist_ok=True)
     for year, reply in results.items():
         d = out / f"year_{year}"
