@@ -194,3 +194,81 @@ fn the_command_runs_a_grid_and_names_a_bad_cell() {
         "{err}"
     );
 }
+
+/// `kairos worker sweep` (what each Ray actor runs): the market loaded once, then a cell per
+/// request; each answer is the cell's `sweep.csv` line as `kairos sweep` writes it; a bad
+/// request is answered, not fatal; the worker exits when its input closes.
+#[test]
+fn the_worker_answers_each_cell_with_its_sweep_csv_line() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("data");
+    synth::write_csv_dir(
+        &SynthSpec {
+            symbols: 8,
+            days: 200,
+            ..SynthSpec::default()
+        },
+        &d,
+    )
+    .expect("synth");
+    let cfg_path = dir.path().join("topk.toml");
+    std::fs::write(
+        &cfg_path,
+        BASE.replace("{data}", &d.display().to_string())
+            .replace("{out}", &dir.path().join("x").display().to_string()),
+    )
+    .expect("config");
+    let grid_path = dir.path().join("grid.toml");
+    std::fs::write(&grid_path, GRID).expect("grid");
+    let local = dir.path().join("local");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["sweep", "--config"])
+        .arg(&cfg_path)
+        .arg("--grid")
+        .arg(&grid_path)
+        .arg("--out")
+        .arg(&local)
+        .output()
+        .expect("sweep");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let csv = std::fs::read_to_string(local.join("sweep.csv")).expect("csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["worker", "sweep", "--config"])
+        .arg(&cfg_path)
+        .arg("--grid")
+        .arg(&grid_path)
+        .arg("--out")
+        .arg(dir.path().join("scratch"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("worker");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{{\"task\": 5}}\n{{\"task\": 0}}\n{{\"task\": 99}}\nnot json").expect("write");
+        // Dropping stdin closes it: the worker answers what it has and exits.
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(answers.len(), 5, "ready + 4 answers");
+    assert_eq!(answers[0]["ready"], true);
+    assert_eq!(answers[0]["cells"], 8);
+    assert_eq!(answers[0]["header"], rows[0]);
+    assert_eq!(answers[1]["task"], 5);
+    assert_eq!(answers[1]["line"], rows[6]);
+    assert_eq!(answers[2]["line"], rows[1]);
+    assert_eq!(answers[3]["ok"], false);
+    assert!(answers[3]["error"].as_str().expect("error").contains("no cell 99"));
+    assert_eq!(answers[4]["ok"], false);
+    assert!(
+        !dir.path().join("scratch").join("cell_0005").exists(),
+        "a cell's outputs are removed"
+    );
+}
