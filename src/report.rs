@@ -141,7 +141,7 @@ pub fn write_inputs(
     let benches = benchmarks_of(cfg, default_benchmark, data).map_err(|m| err(dir, m))?;
     let eq: Vec<(UnixNanos, f64)> = curve
         .iter()
-        .map(|(t, e)| (*t, e.to_string().parse().unwrap_or(f64::NAN)))
+        .map(|(t, e)| (*t, crate::types::dec_to_f64(*e)))
         .collect();
     let mut out = Vec::new();
     if !benches.is_empty() && !curve.is_empty() {

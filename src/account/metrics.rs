@@ -82,6 +82,7 @@ pub struct BenchmarkComparison {
     pub risk_matched_cagr: Option<f64>,
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values).
 fn mean_sd(x: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     let m = x.iter().sum::<f64>() / n.max(1.0);
@@ -195,10 +196,9 @@ pub fn summarize(
         252.0
     };
     let n = rets.len() as f64;
-    let mean = rets.iter().sum::<f64>() / n.max(1.0);
-    let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let (mean, sd) = mean_sd(&rets);
     let down = (rets.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n.max(1.0)).sqrt();
-    let sharpe = (rets.len() > 1 && var > 0.0).then(|| mean / var.sqrt() * periods.sqrt());
+    let sharpe = (rets.len() > 1 && sd > 0.0).then(|| mean / sd * periods.sqrt());
     let sortino = (rets.len() > 1 && down > 0.0).then(|| mean / down * periods.sqrt());
     let mut peak = init;
     let mut max_dd: f64 = 0.0;
@@ -220,7 +220,7 @@ pub fn summarize(
             "fill_policy same_close fills market orders at the close of the bar that produced the decision: prone to look-ahead".into(),
         );
     }
-    let volatility = (rets.len() > 1 && var > 0.0).then(|| var.sqrt() * periods.sqrt());
+    let volatility = (rets.len() > 1 && sd > 0.0).then(|| sd * periods.sqrt());
     Summary {
         strategy: strategy.to_string(),
         initial_cash: book.initial_cash,
