@@ -139,10 +139,7 @@ pub fn write_inputs(
     fmt: TimeFormat,
 ) -> Result<Vec<BenchmarkComparison>, ReportError> {
     let benches = benchmarks_of(cfg, default_benchmark, data).map_err(|m| err(dir, m))?;
-    let eq: Vec<(UnixNanos, f64)> = curve
-        .iter()
-        .map(|(t, e)| (*t, crate::types::dec_to_f64(*e)))
-        .collect();
+    let eq: Vec<(UnixNanos, f64)> = curve.iter().map(|(t, e)| (*t, crate::types::dec_to_f64(*e))).collect();
     let mut out = Vec::new();
     if !benches.is_empty() && !curve.is_empty() {
         let cols: Vec<Vec<Option<f64>>> = benches.iter().map(|&i| closes_at(data, i, curve)).collect();

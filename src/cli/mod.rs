@@ -322,15 +322,12 @@ pub fn summary_table(s: &kairos::account::Summary, report: &std::path::Path) -> 
 
 /// `kairos sweep`: loads the market once, runs every cell, writes `sweep.csv`, prints cells/s.
 pub fn sweep(a: crate::SweepArgs) -> Result<()> {
-    let overrides = Overrides {
-        data: a.data.clone(),
-        ..Overrides::default()
-    };
-    let base_cfg = Config::from_file_with(&a.config, overrides.clone())?;
-    let text = std::fs::read_to_string(&a.config).with_context(|| format!("{}", a.config.display()))?;
-    let base: toml::Table = toml::from_str(&text).with_context(|| format!("{}", a.config.display()))?;
-    let grid_text = std::fs::read_to_string(&a.grid).with_context(|| format!("{}", a.grid.display()))?;
-    let grid = kairos::sweep::Grid::parse(&grid_text, &a.grid)?;
+    let SweepInputs {
+        overrides,
+        base_cfg,
+        base,
+        grid,
+    } = sweep_inputs(&a.config, &a.grid, a.data.clone())?;
     let out = a.out.unwrap_or_else(|| base_cfg.output.dir.clone());
     kairos::output::check_output_path(&out, &base_cfg.data.path).map_err(|e| anyhow::anyhow!("--out: {e}"))?;
     let t0 = std::time::Instant::now();
@@ -366,6 +363,41 @@ pub fn sweep(a: crate::SweepArgs) -> Result<()> {
         })
     );
     Ok(())
+}
+
+/// What a sweep (local or a cluster worker) reads: the overrides, the base configuration, its
+/// table (cells set keys in it) and the grid.
+pub struct SweepInputs {
+    pub overrides: Overrides,
+    pub base_cfg: Config,
+    pub base: toml::Table,
+    pub grid: kairos::sweep::Grid,
+}
+
+/// Reads a sweep's configuration and grid files (`data` overrides `data.path`).
+///
+/// # Errors
+/// A file that cannot be read or parsed, or a configuration that does not validate.
+pub fn sweep_inputs(
+    config: &std::path::Path,
+    grid: &std::path::Path,
+    data: Option<std::path::PathBuf>,
+) -> Result<SweepInputs> {
+    let overrides = Overrides {
+        data,
+        ..Overrides::default()
+    };
+    let base_cfg = Config::from_file_with(config, overrides.clone())?;
+    let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
+    let base: toml::Table = toml::from_str(&text).with_context(|| config.display().to_string())?;
+    let grid_text = std::fs::read_to_string(grid).with_context(|| grid.display().to_string())?;
+    let grid = kairos::sweep::Grid::parse(&grid_text, grid)?;
+    Ok(SweepInputs {
+        overrides,
+        base_cfg,
+        base,
+        grid,
+    })
 }
 
 /// `kairos audit`: prints the report (JSON); fails when a decision up to the cut changed.

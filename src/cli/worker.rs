@@ -11,7 +11,6 @@
 
 use crate::WorkerKind;
 use anyhow::{Context, Result};
-use kairos::config::{Config, Overrides};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
@@ -70,15 +69,12 @@ fn sweep(
     data: Option<std::path::PathBuf>,
     out: &std::path::Path,
 ) -> Result<()> {
-    let overrides = Overrides {
-        data,
-        ..Overrides::default()
-    };
-    let base_cfg = Config::from_file_with(config, overrides.clone())?;
-    let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
-    let base: toml::Table = toml::from_str(&text).with_context(|| config.display().to_string())?;
-    let grid_text = std::fs::read_to_string(grid_path).with_context(|| grid_path.display().to_string())?;
-    let grid = kairos::sweep::Grid::parse(&grid_text, grid_path)?;
+    let super::SweepInputs {
+        overrides,
+        base_cfg,
+        base,
+        grid,
+    } = super::sweep_inputs(config, grid_path, data)?;
     let market = Arc::new(kairos::backtest::load_data(&base_cfg)?);
     let cells = grid.cells();
     say(&serde_json::json!({
