@@ -112,6 +112,22 @@ fn parse<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, Stra
         .map_err(|e| StrategyError(format!("strategy.params: {e}")))
 }
 
+/// The market order that moves a position by `delta`: a sell into `sells` when negative, a buy
+/// into `buys` when positive, none at zero.
+pub fn order_delta(
+    id: crate::types::InstrumentId,
+    delta: rust_decimal::Decimal,
+    sells: &mut Vec<crate::types::OrderRequest>,
+    buys: &mut Vec<crate::types::OrderRequest>,
+) {
+    use crate::types::{OrderRequest, Side};
+    if delta < rust_decimal::Decimal::ZERO {
+        sells.push(OrderRequest::market(id, Side::Sell, -delta));
+    } else if delta > rust_decimal::Decimal::ZERO {
+        buys.push(OrderRequest::market(id, Side::Buy, delta));
+    }
+}
+
 /// `floor(value / lot) * lot`: the largest whole number of lots not above `value`.
 pub fn whole_lots(value: rust_decimal::Decimal, lot: rust_decimal::Decimal) -> rust_decimal::Decimal {
     (value / lot).floor() * lot

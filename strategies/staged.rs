@@ -382,12 +382,7 @@ impl Staged {
                 Some(s) if s < self.p.short_threshold => -size,
                 _ => Decimal::ZERO,
             };
-            let delta = target - held;
-            if delta < Decimal::ZERO {
-                out.push(OrderRequest::market(id, Side::Sell, -delta));
-            } else if delta > Decimal::ZERO {
-                buys.push(OrderRequest::market(id, Side::Buy, delta));
-            }
+            super::order_delta(id, target - held, &mut out, &mut buys);
         }
         out.extend(buys);
         out
@@ -509,12 +504,7 @@ impl Strategy for Staged {
             let Some(bar) = find_bar(bars, id) else { continue };
             let lot = ctx.instruments()[id.index()].lot_size;
             let target = super::stages::target_quantity(w * gate * scale, equity, bar.close, lot);
-            let delta = target - ctx.position(id).quantity;
-            if delta < Decimal::ZERO {
-                sells.push(OrderRequest::market(id, Side::Sell, -delta));
-            } else if delta > Decimal::ZERO {
-                buys.push(OrderRequest::market(id, Side::Buy, delta));
-            }
+            super::order_delta(id, target - ctx.position(id).quantity, &mut sells, &mut buys);
         }
         exits.extend(sells);
         exits.extend(buys);

@@ -214,11 +214,7 @@ impl Strategy for TopK {
             }
             sized.sort_unstable_by_key(|(id, _)| *id);
             for (id, delta) in sized {
-                if delta < Decimal::ZERO {
-                    sells.push(OrderRequest::market(id, Side::Sell, -delta));
-                } else if delta > Decimal::ZERO {
-                    buys.push(OrderRequest::market(id, Side::Buy, delta));
-                }
+                super::order_delta(id, delta, &mut sells, &mut buys);
             }
         }
         exits.extend(sells);
