@@ -411,17 +411,11 @@ fn run(command: Command) -> Result<()> {
             rolling_window,
             metric,
         } => {
-            let path = if !run.join("summary.json").exists() && run.join("sweep.csv").exists() {
-                kairos::report::write_sweep(&run, &metric)?
-            } else {
-                kairos::report::write(
-                    &run,
-                    kairos::report::Options {
-                        log_scale,
-                        rolling_window,
-                    },
-                )?
+            let opts = kairos::report::Options {
+                log_scale,
+                rolling_window,
             };
+            let path = kairos::report::write_dir(&run, opts, &metric)?;
             println!("{}", path.display());
         }
         Command::ServeMarket(a) => cli::serve_market(a)?,

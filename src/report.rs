@@ -506,15 +506,24 @@ fn cell(key: &str, value: &serde_json::Value, shown: &str) -> String {
     )
 }
 
-/// Writes `report.html` into `dir` from the run's outputs there; returns its path. A directory
-/// with `sweep.csv` and no `summary.json` gets the sweep's page.
+/// `kairos report`: a sweep's page ([`write_sweep`] over `metric`) for a directory with
+/// `sweep.csv` and no `summary.json`, else a run's ([`write`]).
+///
+/// # Errors
+/// As [`write`] and [`write_sweep`].
+pub fn write_dir(dir: &Path, opts: Options, metric: &str) -> Result<PathBuf, ReportError> {
+    if !dir.join("summary.json").exists() && dir.join("sweep.csv").exists() {
+        write_sweep(dir, metric)
+    } else {
+        write(dir, opts)
+    }
+}
+
+/// Writes `report.html` into `dir` from the run's outputs there; returns its path.
 ///
 /// # Errors
 /// An output that cannot be read, or the page that cannot be written.
 pub fn write(dir: &Path, opts: Options) -> Result<PathBuf, ReportError> {
-    if !dir.join("summary.json").exists() && dir.join("sweep.csv").exists() {
-        return write_sweep(dir, "sharpe");
-    }
     let summary = read_json(&dir.join("summary.json"))?;
     let rows = equity_rows(&dir.join("equity.csv"))?;
     let fills = read(&dir.join("fills.csv"))?;
