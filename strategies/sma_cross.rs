@@ -76,7 +76,7 @@ impl SymbolState {
         // (sum_fast / fast - sum_slow / slow) / 10^scale, exactly up to the final division.
         let num = self.sum_fast * slow as i128 - self.sum_slow * fast as i128;
         // Through i64 when it fits: the same rounding, without i128's software conversion.
-        let num = i64::try_from(num).map_or(num as f64, |v| v as f64);
+        let num = i64::try_from(num).map_or_else(|_| num as f64, |v| v as f64);
         Some(num / (fast as f64 * slow as f64 * 10f64.powi(self.scale as i32)))
     }
 
