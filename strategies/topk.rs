@@ -175,13 +175,21 @@ impl Strategy for TopK {
                     }
                 }
             }
-            self.ranked.sort_unstable_by(|a, b| {
+            let order = |a: &(f64, InstrumentId), b: &(f64, InstrumentId)| {
                 b.0.partial_cmp(&a.0)
                     .unwrap_or(std::cmp::Ordering::Equal)
                     .then(a.1.cmp(&b.1))
-            });
+            };
+            // Only the best `max(band, k)` ranks are ever read (a held name ranked below the
+            // band is sold either way): select them, then sort only those. Scores are finite
+            // and ties go by symbol, so they come out as a full sort would order them.
+            let top = self.p.band.max(self.p.k).min(self.ranked.len());
+            if top < self.ranked.len() {
+                self.ranked.select_nth_unstable_by(top, order);
+            }
+            self.ranked[..top].sort_unstable_by(order);
             self.rank.iter_mut().for_each(|r| *r = usize::MAX);
-            for (r, (_, id)) in self.ranked.iter().enumerate() {
+            for (r, (_, id)) in self.ranked[..top].iter().enumerate() {
                 self.rank[id.index()] = r + 1;
             }
             let kept: Vec<InstrumentId> = held.iter().copied().filter(|id| !self.stopped[id.index()]).collect();
