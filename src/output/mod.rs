@@ -124,39 +124,71 @@ struct LogLine<'a> {
 /// hand: the writer prints several per line, and the general formatter was a fifth of its time.
 struct Dec(Decimal);
 
+/// Writes `d` normalized into `buf` (sign, integer part, point, fraction: at most 1 + 29 + 1 +
+/// 28 bytes, ASCII); returns the length.
+fn dec_bytes(d: Decimal, buf: &mut [u8; 64]) -> usize {
+    let d = d.normalize();
+    let m = d.mantissa();
+    let scale = d.scale() as usize;
+    let mut ibuf = itoa::Buffer::new();
+    let digits = ibuf.format(m.unsigned_abs()).as_bytes();
+    let mut n = 0;
+    let mut put = |b: &[u8]| {
+        buf[n..n + b.len()].copy_from_slice(b);
+        n += b.len();
+    };
+    if m < 0 {
+        put(b"-");
+    }
+    if scale == 0 {
+        put(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        put(int);
+        put(b".");
+        put(frac);
+    } else {
+        put(b"0.");
+        for _ in digits.len()..scale {
+            put(b"0");
+        }
+        put(digits);
+    }
+    n
+}
+
 impl std::fmt::Display for Dec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = self.0.normalize();
-        let m = d.mantissa();
-        let scale = d.scale() as usize;
-        let mut ibuf = itoa::Buffer::new();
-        let digits = ibuf.format(m.unsigned_abs()).as_bytes();
-        // Sign, integer part, point, fraction: at most 1 + 29 + 1 + 28 bytes.
         let mut buf = [0u8; 64];
-        let mut n = 0;
-        let mut put = |b: &[u8]| {
-            buf[n..n + b.len()].copy_from_slice(b);
-            n += b.len();
-        };
-        if m < 0 {
-            put(b"-");
-        }
-        if scale == 0 {
-            put(digits);
-        } else if digits.len() > scale {
-            let (int, frac) = digits.split_at(digits.len() - scale);
-            put(int);
-            put(b".");
-            put(frac);
-        } else {
-            put(b"0.");
-            for _ in digits.len()..scale {
-                put(b"0");
-            }
-            put(digits);
-        }
+        let n = dec_bytes(self.0, &mut buf);
         // Only ASCII digits, '-' and '.' were written.
         f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+/// A line being built byte by byte: the hot lines of `events.jsonl` skip the formatting
+/// machinery altogether.
+struct Line<'a>(&'a mut Vec<u8>);
+
+impl Line<'_> {
+    fn s(&mut self, s: &str) -> &mut Self {
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn int(&mut self, v: impl itoa::Integer) -> &mut Self {
+        self.0.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self
+    }
+    /// A decimal, normalized.
+    fn num(&mut self, d: Decimal) -> &mut Self {
+        let mut buf = [0u8; 64];
+        let n = dec_bytes(d, &mut buf);
+        self.0.extend_from_slice(&buf[..n]);
+        self
+    }
+    /// A decimal as a JSON string (normalized).
+    fn dec(&mut self, d: Decimal) -> &mut Self {
+        self.s("\"").num(d).s("\"")
     }
 }
 
@@ -174,34 +206,34 @@ impl<T: itoa::Integer + Copy> std::fmt::Display for Int<T> {
 /// without its per-string escaping scan on the numbers and fixed names that make up almost every
 /// line. Decimals are printed without trailing zeros, as in the CSV files, so that a price is
 /// written the same whether the bar came as `94.4` from a venue or as `94.40` from a file.
-fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
-    let text = |out: &mut dyn Write, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
-    write!(out, "{{\"step\":{},\"phase\":\"{phase}\",\"date\":", Int(step))?;
+fn write_event_line(out: &mut Vec<u8>, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
+    let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
+    Line(out)
+        .s("{\"step\":")
+        .int(step)
+        .s(",\"phase\":\"")
+        .s(phase)
+        .s("\",\"date\":");
     text(out, date)?;
     match ev {
         OrderEvent::Submitted(e) => {
             let r = &e.request;
-            write!(
-                out,
-                ",\"event\":{{\"event\":\"submitted\",\"order_id\":{},\"ts_event\":{},\"request\":{{\"instrument_id\":{},\"side\":\"{}\",\"quantity\":\"{}\",\"order_type\":",
-                Int(e.order_id.0),
-                Int(e.ts_event),
-                Int(r.instrument_id.0),
-                r.side.as_str(),
-                Dec(r.quantity)
-            )?;
+            Line(out)
+                .s(",\"event\":{\"event\":\"submitted\",\"order_id\":")
+                .int(e.order_id.0)
+                .s(",\"ts_event\":")
+                .int(e.ts_event)
+                .s(",\"request\":{\"instrument_id\":")
+                .int(r.instrument_id.0)
+                .s(",\"side\":\"")
+                .s(r.side.as_str())
+                .s("\",\"quantity\":")
+                .dec(r.quantity)
+                .s(",\"order_type\":");
             match r.order_type {
                 OrderType::Market => out.write_all(b"{\"type\":\"market\"}")?,
-                OrderType::Limit { limit } => write!(
-                    out,
-                    "{{\"type\":\"limit\",\"limit\":\"{}\"}}",
-                    Dec(limit)
-                )?,
-                OrderType::Stop { trigger } => write!(
-                    out,
-                    "{{\"type\":\"stop\",\"trigger\":\"{}\"}}",
-                    Dec(trigger)
-                )?,
+                OrderType::Limit { limit } => write!(out, "{{\"type\":\"limit\",\"limit\":\"{}\"}}", Dec(limit))?,
+                OrderType::Stop { trigger } => write!(out, "{{\"type\":\"stop\",\"trigger\":\"{}\"}}", Dec(trigger))?,
                 OrderType::StopLimit { trigger, limit } => write!(
                     out,
                     "{{\"type\":\"stop_limit\",\"trigger\":\"{}\",\"limit\":\"{}\"}}",
@@ -213,7 +245,7 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
                 TimeInForce::Day => "day",
                 TimeInForce::Gtc => "gtc",
             };
-            write!(out, ",\"time_in_force\":\"{tif}\"")?;
+            Line(out).s(",\"time_in_force\":\"").s(tif).s("\"");
             if let Some(b) = &r.bracket {
                 write!(
                     out,
@@ -231,38 +263,52 @@ fn write_event_line(out: &mut impl Write, step: u64, phase: &str, date: &str, ev
             }
             out.write_all(b"}}}")?;
         }
-        OrderEvent::Accepted(e) => write!(
-            out,
-            ",\"event\":{{\"event\":\"accepted\",\"order_id\":{},\"ts_event\":{}}}}}",
-            Int(e.order_id.0), Int(e.ts_event)
-        )?,
+        OrderEvent::Accepted(e) => {
+            Line(out)
+                .s(",\"event\":{\"event\":\"accepted\",\"order_id\":")
+                .int(e.order_id.0)
+                .s(",\"ts_event\":")
+                .int(e.ts_event)
+                .s("}}");
+        }
         OrderEvent::Rejected(e) => {
             write!(
                 out,
                 ",\"event\":{{\"event\":\"rejected\",\"order_id\":{},\"ts_event\":{},\"reason\":",
-                Int(e.order_id.0), Int(e.ts_event)
+                Int(e.order_id.0),
+                Int(e.ts_event)
             )?;
             text(out, &e.reason)?;
             out.write_all(b"}}")?;
         }
-        OrderEvent::Filled(f) => write!(
-            out,
-            ",\"event\":{{\"event\":\"filled\",\"order_id\":{},\"instrument_id\":{},\"side\":\"{}\",\"quantity\":\"{}\",\"price\":\"{}\",\"commission\":\"{}\",\"slippage\":\"{}\",\"leaves_quantity\":\"{}\",\"ts_event\":{}}}}}",
-            Int(f.order_id.0),
-            Int(f.instrument_id.0),
-            f.side.as_str(),
-            Dec(f.quantity),
-            Dec(f.price),
-            Dec(f.commission),
-            Dec(f.slippage),
-            Dec(f.leaves_quantity),
-            Int(f.ts_event)
-        )?,
+        OrderEvent::Filled(f) => {
+            Line(out)
+                .s(",\"event\":{\"event\":\"filled\",\"order_id\":")
+                .int(f.order_id.0)
+                .s(",\"instrument_id\":")
+                .int(f.instrument_id.0)
+                .s(",\"side\":\"")
+                .s(f.side.as_str())
+                .s("\",\"quantity\":")
+                .dec(f.quantity)
+                .s(",\"price\":")
+                .dec(f.price)
+                .s(",\"commission\":")
+                .dec(f.commission)
+                .s(",\"slippage\":")
+                .dec(f.slippage)
+                .s(",\"leaves_quantity\":")
+                .dec(f.leaves_quantity)
+                .s(",\"ts_event\":")
+                .int(f.ts_event)
+                .s("}}");
+        }
         OrderEvent::Canceled(e) => {
             write!(
                 out,
                 ",\"event\":{{\"event\":\"canceled\",\"order_id\":{},\"ts_event\":{},\"reason\":",
-                Int(e.order_id.0), Int(e.ts_event)
+                Int(e.order_id.0),
+                Int(e.ts_event)
             )?;
             text(out, &e.reason)?;
             write!(out, ",\"unfilled\":\"{}\"}}}}", Dec(e.unfilled))?;
@@ -280,6 +326,8 @@ struct Writer {
     symbols: Arc<Vec<String>>,
     /// The last formatted timestamp (formatting is the costly part of a line).
     date: (UnixNanos, String),
+    /// The line of `events.jsonl` being built.
+    line: Vec<u8>,
 }
 
 impl Writer {
@@ -302,24 +350,30 @@ impl Writer {
                 self.date(ts);
                 for ev in &report.events {
                     if let Some(out) = self.events.as_mut() {
-                        write_event_line(out, report.step, phase, &self.date.1, ev)?;
+                        self.line.clear();
+                        write_event_line(&mut self.line, report.step, phase, &self.date.1, ev)?;
+                        out.write_all(&self.line)?;
                     }
                     if let OrderEvent::Filled(f) = ev {
-                        let fill_date = if f.ts_event == ts {
-                            self.date.1.clone()
+                        self.line.clear();
+                        if f.ts_event == ts {
+                            Line(&mut self.line).s(&self.date.1);
                         } else {
-                            self.fmt.format(f.ts_event)
-                        };
-                        writeln!(
-                            self.fills,
-                            "{},{},{},{},{},{}",
-                            fill_date,
-                            csv_field(&self.symbols[f.instrument_id.index()]),
-                            f.side.as_str(),
-                            Dec(f.quantity),
-                            Dec(f.price),
-                            Dec(f.commission)
-                        )?;
+                            Line(&mut self.line).s(&self.fmt.format(f.ts_event));
+                        }
+                        Line(&mut self.line)
+                            .s(",")
+                            .s(&csv_field(&self.symbols[f.instrument_id.index()]))
+                            .s(",")
+                            .s(f.side.as_str())
+                            .s(",")
+                            .num(f.quantity)
+                            .s(",")
+                            .num(f.price)
+                            .s(",")
+                            .num(f.commission)
+                            .s("\n");
+                        self.fills.write_all(&self.line)?;
                     }
                 }
             }
@@ -388,6 +442,7 @@ impl OutputSink {
             fmt,
             symbols,
             date: (0, String::new()),
+            line: Vec::with_capacity(512),
         };
         let (tx, rx) = bounded::<Record>(4096);
         let handle = std::thread::Builder::new()
