@@ -31,19 +31,25 @@ const GRID: &str = r#"
 "broker.commission_bps" = [0, 10]
 "#;
 
-#[test]
-fn every_cell_equals_its_configuration_run_alone() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path().join("data");
+/// A synthetic market of `symbols` x `days` in `dir/data`.
+fn market(dir: &Path, symbols: usize, days: usize) -> std::path::PathBuf {
+    let d = dir.join("data");
     synth::write_csv_dir(
         &SynthSpec {
-            symbols: 20,
-            days: 300,
+            symbols,
+            days,
             ..SynthSpec::default()
         },
         &d,
     )
     .expect("synth");
+    d
+}
+
+#[test]
+fn every_cell_equals_its_configuration_run_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = market(dir.path(), 20, 300);
     let text = BASE
         .replace("{data}", &d.display().to_string())
         .replace("{out}", &dir.path().join("base").display().to_string());
@@ -145,16 +151,7 @@ fn every_cell_equals_its_configuration_run_alone() {
 #[test]
 fn the_command_runs_a_grid_and_names_a_bad_cell() {
     let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path().join("data");
-    synth::write_csv_dir(
-        &SynthSpec {
-            symbols: 8,
-            days: 200,
-            ..SynthSpec::default()
-        },
-        &d,
-    )
-    .expect("synth");
+    let d = market(dir.path(), 8, 200);
     let text = BASE
         .replace("{data}", &d.display().to_string())
         .replace("{out}", &dir.path().join("out").display().to_string());
@@ -202,16 +199,7 @@ fn the_command_runs_a_grid_and_names_a_bad_cell() {
 fn the_worker_answers_each_cell_with_its_sweep_csv_line() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path().join("data");
-    synth::write_csv_dir(
-        &SynthSpec {
-            symbols: 8,
-            days: 200,
-            ..SynthSpec::default()
-        },
-        &d,
-    )
-    .expect("synth");
+    let d = market(dir.path(), 8, 200);
     let cfg_path = dir.path().join("topk.toml");
     std::fs::write(
         &cfg_path,
