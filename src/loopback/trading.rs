@@ -664,8 +664,12 @@ async fn trade_session(mut socket: WebSocket, sh: Arc<Shared>) {
                         });
                         let status = if ok { "authorized" } else { "unauthorized" };
                         let reply = json!({"stream": "authorization", "data": {"status": status, "action": "authenticate"}});
+                        // Counted before the reply, as the data stream does: a client that reads
+                        // the refusal finds it counted.
+                        if !ok {
+                            sh.stats.auth_refused.fetch_add(1, Ordering::AcqRel);
+                        }
                         if socket.send(frame(reply)).await.is_err() || !ok {
-                            sh.stats.auth_refused.fetch_add(u64::from(!ok), Ordering::AcqRel);
                             return;
                         }
                         authed = true;
