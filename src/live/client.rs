@@ -17,7 +17,7 @@
 //! authentication and a REST request the venue refuses end it with an error.
 
 use super::assembler::{Assembler, Offer, Ready};
-use super::journal::{Journal, JournalError, StepKind};
+use super::journal::{Journal, JournalError, StepKind, StepText};
 use super::protocol::{self, AlpacaBarsQuery, StreamItem};
 use super::{lock, Credentials, LiveConfig, LiveCounters, VenueBar, VenueKind};
 use crate::clock::{Clock, LiveClock};
@@ -277,8 +277,11 @@ impl State {
             } else {
                 StepKind::Live
             };
-            let venue_bars: Vec<VenueBar> = bars.iter().map(|b| self.venue_bar(b)).collect();
-            lock(&self.task.journal).append_step(self.step, ts, received, kind, &venue_bars)?;
+            let mut text = StepText::with_capacity(bars.len());
+            for b in &bars {
+                text.push_bar(&self.task.symbols[b.instrument_id.index()], b);
+            }
+            lock(&self.task.journal).append_step(self.step, ts, received, kind, &text)?;
             {
                 let mut c = self.counters();
                 c.bars += bars.len() as u64;
@@ -301,19 +304,6 @@ impl State {
             }
         }
         Ok(None)
-    }
-
-    /// The journal's text of a bar: the venue's text as the validation read it.
-    fn venue_bar(&self, b: &Bar) -> VenueBar {
-        VenueBar {
-            symbol: self.task.symbols[b.instrument_id.index()].clone(),
-            ts: b.ts_event,
-            open: b.open.to_string(),
-            high: b.high.to_string(),
-            low: b.low.to_string(),
-            close: b.close.to_string(),
-            volume: b.volume.to_string(),
-        }
     }
 
     /// Offers one bar; counts and logs what is not taken. True when taken.

@@ -17,7 +17,6 @@
 use super::VenueBar;
 use crate::types::UnixNanos;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// A journal error, naming the file.
@@ -63,6 +62,60 @@ pub struct JournaledEvent {
     pub ts: UnixNanos,
     pub phase: String,
     pub event: String,
+}
+
+/// The bars of one timestamp as the journal keeps them: a `SYMBOL,open,high,low,close,volume`
+/// line each, the values as the venue's text was read (decimals as `Display` prints them).
+#[derive(Default)]
+pub struct StepText {
+    text: String,
+    /// A symbol with a comma or a line break: refused by [`Journal::append_step`].
+    bad_symbol: Option<String>,
+}
+
+impl StepText {
+    pub fn with_capacity(bars: usize) -> Self {
+        Self {
+            text: String::with_capacity(bars * 48),
+            bad_symbol: None,
+        }
+    }
+
+    fn symbol(&mut self, symbol: &str) {
+        if symbol.contains([',', '\n']) && self.bad_symbol.is_none() {
+            self.bad_symbol = Some(symbol.to_string());
+        }
+        self.text.push_str(symbol);
+    }
+
+    /// A bar as the venue sent it.
+    pub fn push_text(&mut self, b: &VenueBar) {
+        self.symbol(&b.symbol);
+        for v in [&b.open, &b.high, &b.low, &b.close, &b.volume] {
+            self.text.push(',');
+            self.text.push_str(v);
+        }
+        self.text.push('\n');
+    }
+
+    /// A bar as the validation read it.
+    pub fn push_bar(&mut self, symbol: &str, b: &crate::types::Bar) {
+        self.symbol(symbol);
+        for v in [b.open, b.high, b.low, b.close, b.volume] {
+            self.text.push(',');
+            crate::types::decimal_text::push_decimal(&mut self.text, v);
+        }
+        self.text.push('\n');
+    }
+
+    /// The text of bars as the venue sent them.
+    pub fn of(bars: &[VenueBar]) -> Self {
+        let mut t = Self::with_capacity(bars.len());
+        for b in bars {
+            t.push_text(b);
+        }
+        t
+    }
 }
 
 /// Maps a database error to a [`JournalError`] naming the file.
@@ -280,33 +333,25 @@ impl Journal {
     /// Journals one released timestamp (one transaction).
     ///
     /// # Errors
-    /// A database error.
+    /// A symbol the line format cannot hold; a database error.
     pub fn append_step(
         &mut self,
         step: u64,
         ts: UnixNanos,
         received: UnixNanos,
         kind: StepKind,
-        bars: &[VenueBar],
+        bars: &StepText,
     ) -> Result<(), JournalError> {
-        let sql = sql_error(&self.path);
-        let mut text = String::with_capacity(bars.len() * 48);
-        for b in bars {
-            if b.symbol.contains([',', '\n']) {
-                return Err(JournalError::Mismatch {
-                    path: self.path.clone(),
-                    message: format!("symbol {:?} cannot be journaled", b.symbol),
-                });
-            }
-            let _ = writeln!(
-                text,
-                "{},{},{},{},{},{}",
-                b.symbol, b.open, b.high, b.low, b.close, b.volume
-            );
+        if let Some(symbol) = &bars.bad_symbol {
+            return Err(JournalError::Mismatch {
+                path: self.path.clone(),
+                message: format!("symbol {symbol:?} cannot be journaled"),
+            });
         }
+        let sql = sql_error(&self.path);
         self.conn
             .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut st| st.execute(params![step as i64, ts, received, kind.as_str(), text]))
+            .and_then(|mut st| st.execute(params![step as i64, ts, received, kind.as_str(), bars.text]))
             .map(|_| ())
             .map_err(sql)
     }
@@ -360,12 +405,24 @@ impl Journal {
     /// # Errors
     /// A database error (an id journaled twice among them).
     pub fn append_orders(&mut self, orders: &[(String, u64, UnixNanos, String)]) -> Result<(), JournalError> {
-        if orders.is_empty() {
+        self.append(orders, &[])
+    }
+
+    /// Journals orders, then order events, in one transaction.
+    ///
+    /// # Errors
+    /// A database error (an id journaled twice among them).
+    pub fn append(
+        &mut self,
+        orders: &[(String, u64, UnixNanos, String)],
+        events: &[(String, UnixNanos, &str, String)],
+    ) -> Result<(), JournalError> {
+        if orders.is_empty() && events.is_empty() {
             return Ok(());
         }
         let sql = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
-        {
+        if !orders.is_empty() {
             let mut st = tx
                 .prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sql)?;
@@ -373,7 +430,26 @@ impl Journal {
                 st.execute(params![id, *seq as i64, ts, req]).map_err(sql)?;
             }
         }
+        if !events.is_empty() {
+            let mut st = tx
+                .prepare_cached("INSERT INTO order_events(order_id, event, ts, phase) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql)?;
+            for (id, ts, phase, ev) in events {
+                st.execute(params![id, ev, ts, phase]).map_err(sql)?;
+            }
+        }
         tx.commit().map_err(sql)
+    }
+
+    /// The highest sequence number of a journaled order (`None`: no order journaled).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn last_order_seq(&self) -> Result<Option<u64>, JournalError> {
+        self.conn
+            .query_row("SELECT MAX(seq) FROM orders", [], |r| r.get::<_, Option<i64>>(0))
+            .map(|v| v.map(|s| s as u64))
+            .map_err(self.sql())
     }
 
     /// Orders journaled.
@@ -456,20 +532,7 @@ impl Journal {
     /// # Errors
     /// A database error.
     pub fn append_events(&mut self, events: &[(String, UnixNanos, &str, String)]) -> Result<(), JournalError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let sql = sql_error(&self.path);
-        let tx = self.conn.transaction().map_err(sql)?;
-        {
-            let mut st = tx
-                .prepare_cached("INSERT INTO order_events(order_id, event, ts, phase) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql)?;
-            for (id, ts, phase, ev) in events {
-                st.execute(params![id, ev, ts, phase]).map_err(sql)?;
-            }
-        }
-        tx.commit().map_err(sql)
+        self.append(&[], events)
     }
 
     /// Writes every journaled bar as a long CSV table (`symbol,timestamp,open,high,low,close,volume`,
@@ -534,9 +597,10 @@ mod tests {
         {
             let mut j = Journal::open(&path, false).unwrap();
             assert_eq!(j.bind("cfg", "S1").unwrap(), "S1");
-            j.append_step(0, 60, 61, StepKind::Warmup, &[vb("A", 60), vb("B", 60)])
+            j.append_step(0, 60, 61, StepKind::Warmup, &StepText::of(&[vb("A", 60), vb("B", 60)]))
                 .unwrap();
-            j.append_step(1, 120, 121, StepKind::Live, &[vb("B", 120)]).unwrap();
+            j.append_step(1, 120, 121, StepKind::Live, &StepText::of(&[vb("B", 120)]))
+                .unwrap();
             j.append_orders(&[("S1-1".into(), 1, 120, "{}".into())]).unwrap();
             assert!(j.append_orders(&[("S1-1".into(), 2, 120, "{}".into())]).is_err());
         }

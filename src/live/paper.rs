@@ -92,6 +92,11 @@ pub struct JournaledVenue {
     /// timestamp (calls up to it are the replay).
     replay: HashMap<(UnixNanos, String), Vec<OrderEvent>>,
     replay_until: Option<UnixNanos>,
+    /// The highest sequence number journaled before this start: an order above it cannot be
+    /// in the journal (no lookup).
+    journaled_seq: Option<u64>,
+    /// A simulator's events not yet journaled: committed with the step's orders (below).
+    pending: Vec<(String, UnixNanos, &'static str, String)>,
     latencies: Option<Latencies>,
 }
 
@@ -104,9 +109,9 @@ impl JournaledVenue {
         session: String,
         latencies: Option<Latencies>,
     ) -> Result<Self, JournalError> {
-        let (events, last) = {
+        let (events, last, journaled_seq) = {
             let j = lock(&journal);
-            (j.events()?, j.last_ts()?)
+            (j.events()?, j.last_ts()?, j.last_order_seq()?)
         };
         let mut replay: HashMap<(UnixNanos, String), Vec<OrderEvent>> = HashMap::new();
         if inner.remote() {
@@ -126,6 +131,8 @@ impl JournaledVenue {
             journaled: events.into_iter().map(|e| e.event).collect(),
             checked: 0,
             replay,
+            journaled_seq,
+            pending: Vec::new(),
             latencies,
         })
     }
@@ -150,7 +157,14 @@ impl JournaledVenue {
         }
     }
 
-    fn record(&mut self, events: &[OrderEvent], ts: UnixNanos, phase: &'static str) -> Result<(), VenueError> {
+    /// Checks a simulator's replayed events against the journal and returns the new ones to
+    /// journal: (client order id, timestamp, phase, event).
+    fn new_events(
+        &mut self,
+        events: &[OrderEvent],
+        ts: UnixNanos,
+        phase: &'static str,
+    ) -> Result<Vec<(String, UnixNanos, &'static str, String)>, VenueError> {
         let mut new = Vec::new();
         for ev in events {
             let text = serde_json::to_string(ev).map_err(|e| VenueError(e.to_string()))?;
@@ -167,8 +181,28 @@ impl JournaledVenue {
                 new.push((Self::client_order_id(&self.session, ev.order_id()), ts, phase, text));
             }
         }
+        Ok(new)
+    }
+
+    /// Journals a venue's events: a remote venue's committed now, before they reach the
+    /// pipeline; a simulator's with the next commit of orders (or at the end).
+    fn record(&mut self, events: &[OrderEvent], ts: UnixNanos, phase: &'static str) -> Result<(), VenueError> {
+        let new = self.new_events(events, ts, phase)?;
+        if self.inner.remote() {
+            lock(&self.journal)
+                .append_events(&new)
+                .map_err(|e| VenueError(e.to_string()))
+        } else {
+            self.pending.extend(new);
+            Ok(())
+        }
+    }
+
+    /// Commits a simulator's events not yet journaled.
+    fn flush(&mut self) -> Result<(), VenueError> {
+        let pending = std::mem::take(&mut self.pending);
         lock(&self.journal)
-            .append_events(&new)
+            .append_events(&pending)
             .map_err(|e| VenueError(e.to_string()))
     }
 }
@@ -190,7 +224,12 @@ impl ExecutionVenue for JournaledVenue {
         for (id, req) in orders {
             let cid = Self::client_order_id(&self.session, id);
             let text = serde_json::to_string(&req).map_err(|e| VenueError(e.to_string()))?;
-            match journal.order(&cid).map_err(|e| VenueError(e.to_string()))? {
+            let journaled = if self.journaled_seq.is_some_and(|s| id.0 <= s) {
+                journal.order(&cid).map_err(|e| VenueError(e.to_string()))?
+            } else {
+                None
+            };
+            match journaled {
                 Some(j) if j == text => {
                     if !self.inner.remote() {
                         fresh.push((id, req));
@@ -207,10 +246,25 @@ impl ExecutionVenue for JournaledVenue {
                 }
             }
         }
+        if !self.inner.remote() {
+            // The simulator is part of this process: what it does with the orders before they
+            // are committed is lost with it in a crash, and replayed from the journal. The
+            // orders, the events it answers with and the events of this step's bars are
+            // committed in one transaction, before any of them reaches the pipeline.
+            drop(journal);
+            let start = out.len();
+            self.inner.submit(fresh, ts, bars, out)?;
+            let events = self.new_events(&out[start..], ts, "submit")?;
+            self.pending.extend(events);
+            let pending = std::mem::take(&mut self.pending);
+            return lock(&self.journal)
+                .append(&new, &pending)
+                .map_err(|e| VenueError(e.to_string()));
+        }
         // Committed before the venue sees it.
         journal.append_orders(&new).map_err(|e| VenueError(e.to_string()))?;
         drop(journal);
-        if self.inner.remote() && self.replaying(ts) {
+        if self.replaying(ts) {
             self.replayed(ts, "submit", out);
             self.replayed(ts, "finish", out);
             if fresh.is_empty() {
@@ -218,8 +272,7 @@ impl ExecutionVenue for JournaledVenue {
             }
         }
         let start = out.len();
-        let warmup = self.inner.remote()
-            && lock(&self.journal).kind_of(ts).map_err(|e| VenueError(e.to_string()))? == Some(StepKind::Warmup);
+        let warmup = lock(&self.journal).kind_of(ts).map_err(|e| VenueError(e.to_string()))? == Some(StepKind::Warmup);
         if warmup {
             // Decided on history: a broker cannot fill it at those prices. The strategy's state is
             // built as in a backtest, its orders are not sent.
@@ -261,6 +314,7 @@ impl ExecutionVenue for JournaledVenue {
         }
         // The end of a simulated session is not an event of the market: orders still working
         // are canceled in the outputs, not in the journal, so a restart finds them working.
+        self.flush()?;
         self.inner.finish(ts, out)
     }
     fn fill_policy(&self) -> &str {

@@ -18,6 +18,7 @@ mod trading;
 
 use crate::data::MarketData;
 use crate::live::{Credentials, Interval, VenueKind};
+use crate::types::decimal_text::push_decimal;
 use crate::types::{Decimal, UnixNanos};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path as AxPath, Query, State};
@@ -416,14 +417,50 @@ fn binance_kline(sh: &Shared, i: usize, k: usize, closed: bool) -> Option<String
     let sym = sh.symbol(i);
     // An open kline is a repaint: another close, the range around it.
     let (c, h, l) = if closed { (c, h, l) } else { (o, h.max(o), l.min(o)) };
-    Some(format!(
-        r#"{{"stream":"{}@kline_{}","data":{{"e":"kline","E":{},"s":"{sym}","k":{{"t":{open_ms},"T":{},"s":"{sym}","i":"{}","f":0,"L":0,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":1,"x":{closed},"q":"0","V":"0","Q":"0","B":"0"}}}}}}"#,
-        sym.to_ascii_lowercase(),
+    Some(kline_text(
+        sym,
         sh.spec.interval.name,
+        open_ms,
         close_ms,
-        close_ms - 1,
-        sh.spec.interval.name,
+        [o, h, l, c, v],
+        closed,
     ))
+}
+
+/// A combined-stream kline frame (`{"stream":"btcusdt@kline_1m","data":{"e":"kline",..}}`),
+/// written piece by piece: the formatter was most of the venue's time at full speed.
+fn kline_text(sym: &str, iv: &str, open_ms: i64, close_ms: i64, ohlcv: [Decimal; 5], closed: bool) -> String {
+    let [o, h, l, c, v] = ohlcv;
+    let mut n = itoa::Buffer::new();
+    let mut s = String::with_capacity(340);
+    s.push_str("{\"stream\":\"");
+    s.push_str(&sym.to_ascii_lowercase());
+    s.push_str("@kline_");
+    s.push_str(iv);
+    s.push_str("\",\"data\":{\"e\":\"kline\",\"E\":");
+    s.push_str(n.format(close_ms));
+    s.push_str(",\"s\":\"");
+    s.push_str(sym);
+    s.push_str("\",\"k\":{\"t\":");
+    s.push_str(n.format(open_ms));
+    s.push_str(",\"T\":");
+    s.push_str(n.format(close_ms - 1));
+    s.push_str(",\"s\":\"");
+    s.push_str(sym);
+    s.push_str("\",\"i\":\"");
+    s.push_str(iv);
+    s.push_str("\",\"f\":0,\"L\":0");
+    for (name, value) in [("o", o), ("c", c), ("h", h), ("l", l), ("v", v)] {
+        s.push_str(",\"");
+        s.push_str(name);
+        s.push_str("\":\"");
+        push_decimal(&mut s, value);
+        s.push('"');
+    }
+    s.push_str(",\"n\":1,\"x\":");
+    s.push_str(if closed { "true" } else { "false" });
+    s.push_str(",\"q\":\"0\",\"V\":\"0\",\"Q\":\"0\",\"B\":\"0\"}}}");
+    s
 }
 
 impl Shared {
@@ -913,4 +950,46 @@ fn frames_for(sh: &Shared, wanted: &[usize], k: usize, alpaca: bool) -> Vec<Stri
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    /// The kline frame written by hand is the text the formatter wrote.
+    #[test]
+    fn kline_text_is_the_formatted_frame() {
+        for (sym, iv, closed, [o, h, l, c, v]) in [
+            (
+                "BTCUSDT",
+                "1m",
+                true,
+                [
+                    dec!(46216.93),
+                    dec!(46271.08),
+                    dec!(46208.37),
+                    dec!(46250.00),
+                    dec!(40.57574),
+                ],
+            ),
+            (
+                "S007",
+                "5m",
+                false,
+                [dec!(94.40), dec!(95), dec!(93.1), dec!(0.0001), dec!(0)],
+            ),
+        ] {
+            let (open_ms, close_ms) = (1_641_220_200_000i64, 1_641_220_260_000i64);
+            let formatted = format!(
+                r#"{{"stream":"{}@kline_{iv}","data":{{"e":"kline","E":{close_ms},"s":"{sym}","k":{{"t":{open_ms},"T":{},"s":"{sym}","i":"{iv}","f":0,"L":0,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":1,"x":{closed},"q":"0","V":"0","Q":"0","B":"0"}}}}}}"#,
+                sym.to_ascii_lowercase(),
+                close_ms - 1,
+            );
+            assert_eq!(
+                kline_text(sym, iv, open_ms, close_ms, [o, h, l, c, v], closed),
+                formatted
+            );
+        }
+    }
 }

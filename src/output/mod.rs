@@ -120,39 +120,6 @@ struct LogLine<'a> {
     event: &'a OrderEvent,
 }
 
-/// Writes `d` as `Display` prints it normalized (no trailing zeros, `-0` as `0`) into `buf` (sign, integer part, point, fraction: at most 1 + 29 + 1 +
-/// 28 bytes, ASCII); returns the length.
-fn dec_bytes(d: Decimal, buf: &mut [u8; 64]) -> usize {
-    let d = d.normalize();
-    let m = d.mantissa();
-    let scale = d.scale() as usize;
-    let mut ibuf = itoa::Buffer::new();
-    let digits = ibuf.format(m.unsigned_abs()).as_bytes();
-    let mut n = 0;
-    let mut put = |b: &[u8]| {
-        buf[n..n + b.len()].copy_from_slice(b);
-        n += b.len();
-    };
-    if m < 0 {
-        put(b"-");
-    }
-    if scale == 0 {
-        put(digits);
-    } else if digits.len() > scale {
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        put(int);
-        put(b".");
-        put(frac);
-    } else {
-        put(b"0.");
-        for _ in digits.len()..scale {
-            put(b"0");
-        }
-        put(digits);
-    }
-    n
-}
-
 /// A line being built byte by byte: every line the writer prints skips the formatting machinery
 /// (decimals and integers by hand; the general formatter was a fifth of the writer's time).
 struct Line<'a>(&'a mut Vec<u8>);
@@ -168,9 +135,7 @@ impl Line<'_> {
     }
     /// A decimal, normalized.
     fn num(&mut self, d: Decimal) -> &mut Self {
-        let mut buf = [0u8; 64];
-        let n = dec_bytes(d, &mut buf);
-        self.0.extend_from_slice(&buf[..n]);
+        crate::types::decimal_text::push_normalized(self.0, d);
         self
     }
     /// A decimal as a JSON string (normalized).

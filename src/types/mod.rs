@@ -4,6 +4,7 @@
 //! epoch (UTC). Conversion to `f64` happens only at the boundary into indicators and tensors.
 
 mod bar;
+pub mod decimal_text;
 mod ids;
 mod instrument;
 mod order;
