@@ -12,7 +12,11 @@
 //!   the venue sees it; every order event (`order_events`), in order, with the timestamp and the
 //!   phase (`submit`: at the close it was decided; `bars`: with the next bars; `finish`: at the
 //!   session's end) it reached the pipeline in, so that a remote venue's events are replayed
-//!   where they happened.
+//!   where they happened. A remote venue's events are committed as they come, before the
+//!   pipeline sees them. The broker simulator is part of the process: a step's orders, the
+//!   events it answers them with and the events of that step's bars are committed in one
+//!   transaction before any of them reaches the portfolio, the outputs or the strategy (what
+//!   the simulator did before the commit is lost with the process in a crash, and replayed).
 
 use super::VenueBar;
 use crate::types::UnixNanos;

@@ -74,8 +74,9 @@ pub struct PaperOutput {
 pub type Latencies = Arc<Mutex<Vec<(UnixNanos, i64)>>>;
 
 /// The venue behind the journal: each order is journaled (its deterministic client order id
-/// `SESSION-N`) before the venue sees it, each event after, with the timestamp and phase it
-/// reached the pipeline in. When a journal is replayed:
+/// `SESSION-N`) before a remote venue sees it, each event after, with the timestamp and phase it
+/// reached the pipeline in; the simulator's orders and events of a step in one transaction,
+/// before any of them leaves the broker. When a journal is replayed:
 /// - the broker simulator replays too: the orders and events it produces must be the journaled
 ///   ones (checked, not journaled twice; a difference stops the session);
 /// - a remote venue (Alpaca) is not asked again: the journaled events are handed back where they
