@@ -133,7 +133,7 @@ fn backtest_equals_session(cfg: &Config, journal: &Path, dir: &Path) {
 
 fn backtest_equals(cfg: &Config, journal: &Path, dir: &Path) {
     let rec = dir.join("recording.csv");
-    let j = Journal::open(journal, false).expect("journal");
+    let mut j = Journal::open(journal, false).expect("journal");
     assert!(j.export(&rec).expect("export") > 0);
     let mut bt = cfg.clone();
     bt.data.path = rec;
@@ -391,7 +391,7 @@ fn journal_len(path: &Path) -> usize {
         return 0;
     }
     Journal::open(path, false)
-        .and_then(|j| j.steps())
+        .and_then(|mut j| j.steps())
         .map_or(0, |s| s.len())
 }
 
@@ -454,7 +454,7 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     let res = session(&cfg, live).await;
     assert_eq!(res.counters.replayed_timestamps as usize, before);
     assert_eq!(journal_timestamps(&journal), data.timestamps, "no bar lost, none twice");
-    let j = Journal::open(&journal, false).expect("j");
+    let mut j = Journal::open(&journal, false).expect("j");
     assert!(j.order_count().expect("n") >= orders_before);
     // The order that was in flight at the kill: journaled once, submitted once, filled once.
     let seq: u64 = pending

@@ -355,7 +355,9 @@ pub fn minimal_parse(dir: &std::path::Path) -> std::io::Result<(usize, f64)> {
 /// `kairos bench-live`: bar-to-order latency of a paper session (the broker simulator, the
 /// journal, the status line off) against the loopback Binance venue streaming a synthetic
 /// minute market at full speed: from the last bar of a timestamp read from the socket to that
-/// timestamp's orders handed to the venue, p50 and p99 over every live timestamp.
+/// timestamp's orders handed to the broker, p50 and p99 over every live timestamp; and to those
+/// orders and bars committed in the journal (`committed_*`: when a remote venue would be sent
+/// them).
 pub fn bench_live(a: crate::BenchLiveArgs) -> anyhow::Result<()> {
     use kairos::data::synth::{self, Frequency, SynthSpec};
     let tmp = std::env::temp_dir().join(format!("kairos-bench-live-{}", std::process::id()));
@@ -463,23 +465,29 @@ journal = "{}"
             anyhow::Ok((res?, t.elapsed().as_secs_f64()))
         })?;
         let (out, seconds) = out;
-        let mut l = out.latencies.clone();
-        l.sort_unstable();
-        let q = |p: f64| {
-            l.get(((l.len() as f64 - 1.0) * p).round() as usize)
-                .map_or(f64::NAN, |&v| v as f64 / 1e3)
+        let quantiles = |mut l: Vec<i64>| {
+            l.sort_unstable();
+            move |p: f64| {
+                l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+                    .map_or(f64::NAN, |&v| v as f64 / 1e3)
+            }
         };
+        let measured = out.latencies.len();
+        let q = quantiles(out.latencies.clone());
+        let qc = quantiles(out.committed_latencies.clone());
         results.push(serde_json::json!({
             "model": name,
             "rate_timestamps_per_second": if a.rate > 0.0 { serde_json::json!(a.rate) } else { serde_json::json!("full speed") },
             "symbols": data.instruments.len(),
             "window": a.window,
             "live_timestamps": out.counters.live_timestamps,
-            "decisions_measured": l.len(),
+            "decisions_measured": measured,
             "p50_us": q(0.5),
             "p90_us": q(0.9),
             "p99_us": q(0.99),
             "max_us": q(1.0),
+            "committed_p50_us": qc(0.5),
+            "committed_p99_us": qc(0.99),
             "fills": out.run.summary.trades,
             "session_seconds": seconds,
             "timestamps_per_second": out.counters.live_timestamps as f64 / seconds,

@@ -449,7 +449,7 @@ pub fn paper(a: PaperArgs) -> Result<()> {
         if !journal.exists() {
             bail!("no journal at {}", journal.display());
         }
-        let j = kairos::live::journal::Journal::open(&journal, false)?;
+        let mut j = kairos::live::journal::Journal::open(&journal, false)?;
         let n = j.export(&out)?;
         eprintln!("wrote {n} bars to {}", out.display());
         return Ok(());

@@ -133,7 +133,26 @@ fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + Copy + '
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// Released timestamps not yet committed: written first by the next transaction.
+    held: Vec<HeldStep>,
     _checkpointer: Checkpointer,
+}
+
+/// A released timestamp waiting for the journal's next transaction.
+struct HeldStep {
+    step: u64,
+    ts: UnixNanos,
+    received: UnixNanos,
+    kind: StepKind,
+    text: String,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.commit_steps() {
+            tracing::warn!(error = %e, "the last timestamps could not be journaled");
+        }
+    }
 }
 
 /// Checkpoints the WAL (copies its pages into the database file, with an fsync of each) from a
@@ -268,6 +287,7 @@ impl Journal {
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            held: Vec::new(),
             _checkpointer: checkpointer,
         })
     }
@@ -324,7 +344,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn steps(&self) -> Result<Vec<JournaledStep>, JournalError> {
+    pub fn steps(&mut self) -> Result<Vec<JournaledStep>, JournalError> {
+        self.commit_steps()?;
         let mut st = self
             .conn
             .prepare("SELECT step, ts, received, kind, bars FROM timestamps ORDER BY step")
@@ -381,10 +402,15 @@ impl Journal {
         Ok(out)
     }
 
-    /// Journals one released timestamp (one transaction).
+    /// Journals one released timestamp. It is held until the journal's next transaction, which
+    /// writes it first: the step's orders (the broker's, as the step reaches it) or any other
+    /// write, or [`Journal::commit_steps`]; every read of the journal commits it first too. So a
+    /// step's bars are committed with its orders, in one commit a step, before the orders reach
+    /// a venue or anything the bars decided leaves the process; bars held when the process dies
+    /// were never acted on outside it, and come back from the venue's history on restart.
     ///
     /// # Errors
-    /// A symbol the line format cannot hold; a database error.
+    /// A symbol the line format cannot hold.
     pub fn append_step(
         &mut self,
         step: u64,
@@ -399,12 +425,41 @@ impl Journal {
                 message: format!("symbol {symbol:?} cannot be journaled"),
             });
         }
-        let sql = sql_error(&self.path);
-        self.conn
+        self.held.push(HeldStep {
+            step,
+            ts,
+            received,
+            kind,
+            text: bars.text.clone(),
+        });
+        Ok(())
+    }
+
+    /// Commits the held timestamps (one transaction).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn commit_steps(&mut self) -> Result<(), JournalError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.append(&[], &[])
+    }
+
+    /// Writes the held timestamps into a transaction.
+    fn write_held(tx: &rusqlite::Transaction<'_>, held: &[HeldStep], path: &Path) -> Result<(), JournalError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let sql = sql_error(path);
+        let mut st = tx
             .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut st| st.execute(params![step as i64, ts, received, kind.as_str(), bars.text]))
-            .map(|_| ())
-            .map_err(sql)
+            .map_err(sql)?;
+        for h in held {
+            st.execute(params![h.step as i64, h.ts, h.received, h.kind.as_str(), h.text])
+                .map_err(sql)?;
+        }
+        Ok(())
     }
 
     /// Journals a corrected bar.
@@ -412,20 +467,25 @@ impl Journal {
     /// # Errors
     /// A database error.
     pub fn append_correction(&mut self, b: &VenueBar, received: UnixNanos) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "INSERT INTO corrections(symbol, ts, open, high, low, close, volume, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, received],
-            )
-            .map(|_| ())
-            .map_err(self.sql())
+        let sql = sql_error(&self.path);
+        let tx = self.conn.transaction().map_err(sql)?;
+        Self::write_held(&tx, &self.held, &self.path)?;
+        tx.execute(
+            "INSERT INTO corrections(symbol, ts, open, high, low, close, volume, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, received],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        self.held.clear();
+        Ok(())
     }
 
     /// Corrections journaled.
     ///
     /// # Errors
     /// A database error.
-    pub fn corrections(&self) -> Result<u64, JournalError> {
+    pub fn corrections(&mut self) -> Result<u64, JournalError> {
+        self.commit_steps()?;
         self.count("corrections")
     }
 
@@ -440,7 +500,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn order(&self, client_order_id: &str) -> Result<Option<String>, JournalError> {
+    pub fn order(&mut self, client_order_id: &str) -> Result<Option<String>, JournalError> {
+        self.commit_steps()?;
         self.conn
             .query_row(
                 "SELECT request FROM orders WHERE client_order_id = ?1",
@@ -459,7 +520,7 @@ impl Journal {
         self.append(orders, &[])
     }
 
-    /// Journals orders, then order events, in one transaction.
+    /// Journals the held timestamps, orders, then order events, in one transaction.
     ///
     /// # Errors
     /// A database error (an id journaled twice among them).
@@ -468,11 +529,12 @@ impl Journal {
         orders: &[(String, u64, UnixNanos, String)],
         events: &[(String, UnixNanos, &str, String)],
     ) -> Result<(), JournalError> {
-        if orders.is_empty() && events.is_empty() {
+        if orders.is_empty() && events.is_empty() && self.held.is_empty() {
             return Ok(());
         }
         let sql = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
+        Self::write_held(&tx, &self.held, &self.path)?;
         if !orders.is_empty() {
             let mut st = tx
                 .prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")
@@ -489,14 +551,17 @@ impl Journal {
                 st.execute(params![id, ev, ts, phase]).map_err(sql)?;
             }
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(sql)?;
+        self.held.clear();
+        Ok(())
     }
 
     /// The highest sequence number of a journaled order (`None`: no order journaled).
     ///
     /// # Errors
     /// A database error.
-    pub fn last_order_seq(&self) -> Result<Option<u64>, JournalError> {
+    pub fn last_order_seq(&mut self) -> Result<Option<u64>, JournalError> {
+        self.commit_steps()?;
         self.conn
             .query_row("SELECT MAX(seq) FROM orders", [], |r| r.get::<_, Option<i64>>(0))
             .map(|v| v.map(|s| s as u64))
@@ -507,7 +572,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn order_count(&self) -> Result<u64, JournalError> {
+    pub fn order_count(&mut self) -> Result<u64, JournalError> {
+        self.commit_steps()?;
         self.count("orders")
     }
 
@@ -515,7 +581,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn events(&self) -> Result<Vec<JournaledEvent>, JournalError> {
+    pub fn events(&mut self) -> Result<Vec<JournaledEvent>, JournalError> {
+        self.commit_steps()?;
         let mut st = self
             .conn
             .prepare("SELECT ts, phase, event FROM order_events ORDER BY id")
@@ -536,7 +603,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn kind_of(&self, ts: UnixNanos) -> Result<Option<StepKind>, JournalError> {
+    pub fn kind_of(&mut self, ts: UnixNanos) -> Result<Option<StepKind>, JournalError> {
+        self.commit_steps()?;
         let kind: Option<String> = self
             .conn
             .query_row("SELECT kind FROM timestamps WHERE ts = ?1", [ts], |r| r.get(0))
@@ -555,7 +623,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn last_ts(&self) -> Result<Option<UnixNanos>, JournalError> {
+    pub fn last_ts(&mut self) -> Result<Option<UnixNanos>, JournalError> {
+        self.commit_steps()?;
         self.conn
             .query_row("SELECT MAX(ts) FROM timestamps", [], |r| r.get(0))
             .map_err(self.sql())
@@ -565,7 +634,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database error.
-    pub fn orders(&self) -> Result<Vec<(String, u64, UnixNanos, String)>, JournalError> {
+    pub fn orders(&mut self) -> Result<Vec<(String, u64, UnixNanos, String)>, JournalError> {
+        self.commit_steps()?;
         let mut st = self
             .conn
             .prepare("SELECT client_order_id, seq, ts, request FROM orders ORDER BY rowid")
@@ -591,7 +661,8 @@ impl Journal {
     ///
     /// # Errors
     /// A database or write error.
-    pub fn export(&self, out: &Path) -> Result<usize, JournalError> {
+    pub fn export(&mut self, out: &Path) -> Result<usize, JournalError> {
+        self.commit_steps()?;
         use std::io::Write as _;
         let write = |source| JournalError::Write {
             path: out.to_path_buf(),
@@ -652,20 +723,41 @@ mod tests {
                 .unwrap();
             j.append_step(1, 120, 121, StepKind::Live, &StepText::of(&[vb("B", 120)]))
                 .unwrap();
+            // Held until the next transaction, which writes them first, with the orders.
+            let other = Connection::open(&path).unwrap();
+            let committed = || -> i64 {
+                other
+                    .query_row("SELECT COUNT(*) FROM timestamps", [], |r| r.get(0))
+                    .unwrap()
+            };
+            assert_eq!(committed(), 0, "a released step is held, not committed on its own");
             j.append_orders(&[("S1-1".into(), 1, 120, "{}".into())]).unwrap();
+            assert_eq!(committed(), 2, "the held steps are committed with the orders");
             assert!(j.append_orders(&[("S1-1".into(), 2, 120, "{}".into())]).is_err());
+            // A step held when the journal closes is committed then.
+            j.append_step(2, 180, 181, StepKind::Live, &StepText::of(&[vb("A", 180)]))
+                .unwrap();
+            assert_eq!(committed(), 2);
+        }
+        {
+            let mut j = Journal::open(&path, false).unwrap();
+            assert_eq!(j.steps().unwrap().len(), 3, "committed at close");
+            // A read commits what is held first.
+            j.append_step(3, 240, 241, StepKind::Live, &StepText::of(&[vb("A", 240)]))
+                .unwrap();
+            assert_eq!(j.last_ts().unwrap(), Some(240));
         }
         let mut j = Journal::open(&path, false).unwrap();
         assert_eq!(j.bind("cfg", "S2").unwrap(), "S1", "the session id is the journal's");
         assert!(j.bind("other", "S3").is_err(), "another configuration is refused");
         let steps = j.steps().unwrap();
-        assert_eq!(steps.len(), 2);
+        assert_eq!(steps.len(), 4);
         assert_eq!(steps[0].bars, vec![vb("A", 60), vb("B", 60)]);
         assert_eq!((steps[1].kind, steps[1].received), (StepKind::Live, 121));
         assert_eq!(j.order("S1-1").unwrap().as_deref(), Some("{}"));
         assert_eq!(j.order_count().unwrap(), 1);
         let csv = dir.path().join("bars.csv");
-        assert_eq!(j.export(&csv).unwrap(), 3);
+        assert_eq!(j.export(&csv).unwrap(), 5);
         let text = std::fs::read_to_string(csv).unwrap();
         assert!(
             text.starts_with(
@@ -698,6 +790,7 @@ mod tests {
         while std::fs::metadata(&wal).unwrap().len() < 1 << 20 {
             j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, &text)
                 .unwrap();
+            j.commit_steps().unwrap();
             step += 1;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -706,6 +799,7 @@ mod tests {
         while std::fs::metadata(&wal).unwrap().len() <= 2 << 20 {
             j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, &text)
                 .unwrap();
+            j.commit_steps().unwrap();
             step += 1;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -66,12 +66,17 @@ pub struct PaperOutput {
     pub session: String,
     pub journal: PathBuf,
     /// Per decision after the warm-up: nanoseconds from its timestamp's last bar read from the
-    /// socket to its orders handed to the venue (with `record_latency`).
+    /// socket to its orders handed to the broker (with `record_latency`).
     pub latencies: Vec<i64>,
+    /// Per decision after the warm-up: nanoseconds from its timestamp's last bar read from the
+    /// socket to its bars and orders committed in the journal: when a remote venue is sent the
+    /// orders, and the simulator's fills are released to the portfolio.
+    pub committed_latencies: Vec<i64>,
 }
 
-/// Bar-to-order latencies as they are measured: (the decision's time, nanoseconds).
-pub type Latencies = Arc<Mutex<Vec<(UnixNanos, i64)>>>;
+/// Bar-to-order latencies as they are measured: (the decision's time, to the broker, to the
+/// commit; nanoseconds).
+pub type Latencies = Arc<Mutex<Vec<(UnixNanos, i64, i64)>>>;
 
 /// The venue behind the journal: each order is journaled (its deterministic client order id
 /// `SESSION-N`) before a remote venue sees it, each event after, with the timestamp and phase it
@@ -111,7 +116,7 @@ impl JournaledVenue {
         latencies: Option<Latencies>,
     ) -> Result<Self, JournalError> {
         let (events, last, journaled_seq) = {
-            let j = lock(&journal);
+            let mut j = lock(&journal);
             (j.events()?, j.last_ts()?, j.last_order_seq()?)
         };
         let mut replay: HashMap<(UnixNanos, String), Vec<OrderEvent>> = HashMap::new();
@@ -216,9 +221,13 @@ impl ExecutionVenue for JournaledVenue {
         bars: &[Bar],
         out: &mut Vec<OrderEvent>,
     ) -> Result<(), VenueError> {
-        if let (Some(lat), Some(read)) = (&self.latencies, bars.iter().map(|b| b.ts_init).max()) {
-            lock(lat).push((ts, LiveClock.now() - read));
-        }
+        let read = bars.iter().map(|b| b.ts_init).max();
+        let to_broker = read.map(|r| LiveClock.now() - r);
+        let stamp = |lat: &Option<Latencies>| {
+            if let (Some(lat), Some(read), Some(to_broker)) = (lat, read, to_broker) {
+                lock(lat).push((ts, to_broker, LiveClock.now() - read));
+            }
+        };
         let mut new = Vec::new();
         let mut fresh = Vec::new();
         let mut journal = lock(&self.journal);
@@ -258,13 +267,16 @@ impl ExecutionVenue for JournaledVenue {
             let events = self.new_events(&out[start..], ts, "submit")?;
             self.pending.extend(events);
             let pending = std::mem::take(&mut self.pending);
-            return lock(&self.journal)
+            lock(&self.journal)
                 .append(&new, &pending)
-                .map_err(|e| VenueError(e.to_string()));
+                .map_err(|e| VenueError(e.to_string()))?;
+            stamp(&self.latencies);
+            return Ok(());
         }
         // Committed before the venue sees it.
         journal.append_orders(&new).map_err(|e| VenueError(e.to_string()))?;
         drop(journal);
+        stamp(&self.latencies);
         if self.replaying(ts) {
             self.replayed(ts, "submit", out);
             self.replayed(ts, "finish", out);
@@ -461,7 +473,7 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
             )
             .await?;
             {
-                let j = lock(&journal);
+                let mut j = lock(&journal);
                 v.restore(&j.orders()?, &j.events()?)?;
             }
             let (adopted, diffs) = v.reconcile(opts.adopt_venue_state).await?;
@@ -516,9 +528,9 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
     feed?;
     let counters = lock(&counters).clone();
     let warmup_end = counters.warmup_timestamps + counters.replayed_timestamps;
-    let latencies = latencies.map_or_else(Vec::new, |l| {
+    let (latencies, committed_latencies) = latencies.map_or_else(Default::default, |l| {
         let l = lock(&l);
-        l.iter().skip(warmup_end as usize).map(|&(_, d)| d).collect()
+        l.iter().skip(warmup_end as usize).map(|&(_, b, c)| (b, c)).unzip()
     });
     let mut summary = serde_json::to_value(&run.summary).map_err(|e| PaperError::Write {
         path: cfg.output.dir.join("summary.json"),
@@ -546,6 +558,7 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         session,
         journal: path,
         latencies,
+        committed_latencies,
     })
 }
 
@@ -561,7 +574,7 @@ fn report_inputs(
     let tmp = cfg.output.dir.join(".recording.csv");
     let made = (|| -> Result<Vec<crate::account::BenchmarkComparison>, String> {
         Journal::open(journal, false)
-            .and_then(|j| j.export(&tmp))
+            .and_then(|mut j| j.export(&tmp))
             .map_err(|e| e.to_string())?;
         let data =
             crate::feeds::load(&tmp, &cfg.load_options().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
