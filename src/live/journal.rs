@@ -4,10 +4,15 @@
 //! survives a power loss, at an fsync per commit. SQLite because it is one well-kept file, with
 //! transactions, readable by any tool (`sqlite3 journal.sqlite`).
 //!
-//! What is journaled, each committed before it is acted on:
+//! What is journaled, each committed before anything it decides leaves the process (an order
+//! to a venue, a fill to the portfolio and the outputs):
 //! - every released timestamp and its bars (`timestamps`: one row, the bars as `SYMBOL,open,high,
-//!   low,close,volume` lines, one write per timestamp), before it is pushed into the
-//!   pipeline; corrections (`corrections`), which are never acted on;
+//!   low,close,volume` lines), held from its release and committed by the journal's next
+//!   transaction, normally with the step's orders (one commit a step, in the broker: the
+//!   pipeline decides while nothing is written, and the orders go nowhere before the bars they
+//!   were decided on are committed with them); bars held when the process dies were acted on
+//!   by nothing outside it, and come back over REST on restart; corrections (`corrections`),
+//!   which are never acted on;
 //! - every order (`orders`: the deterministic client order id `SESSION-N`, the request), before
 //!   the venue sees it; every order event (`order_events`), in order, with the timestamp and the
 //!   phase (`submit`: at the close it was decided; `bars`: with the next bars; `finish`: at the
