@@ -500,37 +500,7 @@ mod tests {
     /// `Display` does.
     #[test]
     fn line_prints_what_display_prints() {
-        let mut rng = crate::data::synth::Rng::new(11);
-        let mut cases = vec![
-            Decimal::ZERO,
-            -Decimal::ZERO,
-            Decimal::new(-0, 5),
-            Decimal::MAX,
-            Decimal::MIN,
-            dec!(0.001),
-            dec!(-0.0010),
-            dec!(100),
-            dec!(12.500),
-            dec!(-7),
-            Decimal::new(1, 28),
-            Decimal::new(-123_456_789, 28),
-        ];
-        for _ in 0..20_000 {
-            let bits = rng.next_u64();
-            let (lo, mid, hi) = (
-                bits as u32,
-                (bits >> 32) as u32,
-                (rng.next_u64() as u32).checked_shr((bits % 33) as u32).unwrap_or(0),
-            );
-            let wide = bits % 3 == 0;
-            cases.push(Decimal::from_parts(
-                lo,
-                if wide { mid } else { 0 },
-                if wide { hi } else { 0 },
-                bits & 1 == 1,
-                (rng.next_u64() % 29) as u32,
-            ));
-        }
+        let cases = crate::types::decimal_text::sample_decimals(11);
         let printed = |f: &dyn Fn(&mut Line<'_>)| {
             let mut buf = Vec::new();
             f(&mut Line(&mut buf));

@@ -50,50 +50,56 @@ pub fn push_normalized(out: &mut Vec<u8>, d: Decimal) {
     out.extend_from_slice(decimal_str(d.normalize(), &mut [0; MAX_LEN]).as_bytes());
 }
 
+/// Decimals for tests of printers: signs (negative zeros included), zero at every scale,
+/// integers, values below one, trailing zeros, the extremes, and 20,000 drawn from `seed` over
+/// every scale with mantissas of 32 to 96 bits.
+#[cfg(test)]
+pub(crate) fn sample_decimals(seed: u64) -> Vec<Decimal> {
+    use rust_decimal_macros::dec;
+    let mut rng = crate::data::synth::Rng::new(seed);
+    let mut cases = vec![
+        Decimal::ZERO,
+        -Decimal::ZERO,
+        Decimal::new(0, 5),
+        -Decimal::new(0, 5),
+        Decimal::MAX,
+        Decimal::MIN,
+        dec!(0.001),
+        dec!(-0.0010),
+        dec!(100),
+        dec!(94.40),
+        dec!(12.500),
+        dec!(-7),
+        Decimal::new(1, 28),
+        Decimal::new(-123_456_789, 28),
+    ];
+    for _ in 0..20_000 {
+        let bits = rng.next_u64();
+        let (lo, mid, hi) = (
+            bits as u32,
+            (bits >> 32) as u32,
+            (rng.next_u64() as u32).checked_shr((bits % 33) as u32).unwrap_or(0),
+        );
+        let wide = bits % 3 == 0;
+        cases.push(Decimal::from_parts(
+            if bits % 7 == 0 { 0 } else { lo },
+            if wide { mid } else { 0 },
+            if wide { hi } else { 0 },
+            bits & 1 == 1,
+            (rng.next_u64() % 29) as u32,
+        ));
+    }
+    cases
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal_macros::dec;
 
-    /// Signs (negative zeros included), zero at every scale, integers, values below one,
-    /// trailing zeros, every scale, 96-bit mantissas: the same text as `Display`, as is and
-    /// normalized.
+    /// The same text as `Display`, as is and normalized, over [`sample_decimals`].
     #[test]
     fn prints_what_display_prints() {
-        let mut rng = crate::data::synth::Rng::new(12);
-        let mut cases = vec![
-            Decimal::ZERO,
-            -Decimal::ZERO,
-            Decimal::new(0, 5),
-            -Decimal::new(0, 5),
-            Decimal::MAX,
-            Decimal::MIN,
-            dec!(0.001),
-            dec!(-0.0010),
-            dec!(100),
-            dec!(94.40),
-            dec!(12.500),
-            dec!(-7),
-            Decimal::new(1, 28),
-            Decimal::new(-123_456_789, 28),
-        ];
-        for _ in 0..20_000 {
-            let bits = rng.next_u64();
-            let (lo, mid, hi) = (
-                bits as u32,
-                (bits >> 32) as u32,
-                (rng.next_u64() as u32).checked_shr((bits % 33) as u32).unwrap_or(0),
-            );
-            let wide = bits % 3 == 0;
-            cases.push(Decimal::from_parts(
-                if bits % 7 == 0 { 0 } else { lo },
-                if wide { mid } else { 0 },
-                if wide { hi } else { 0 },
-                bits & 1 == 1,
-                (rng.next_u64() % 29) as u32,
-            ));
-        }
-        for d in cases {
+        for d in sample_decimals(12) {
             let mut s = String::new();
             push_decimal(&mut s, d);
             assert_eq!(s, d.to_string(), "{d:?}");
