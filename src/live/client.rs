@@ -281,7 +281,7 @@ impl State {
             for b in &bars {
                 text.push_bar(&self.task.symbols[b.instrument_id.index()], b);
             }
-            lock(&self.task.journal).append_step(self.step, ts, received, kind, &text)?;
+            lock(&self.task.journal).append_step(self.step, ts, received, kind, text)?;
             {
                 let mut c = self.counters();
                 c.bars += bars.len() as u64;

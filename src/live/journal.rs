@@ -75,7 +75,7 @@ pub struct JournaledEvent {
 
 /// The bars of one timestamp as the journal keeps them: a `SYMBOL,open,high,low,close,volume`
 /// line each, the values as the venue's text was read (decimals as `Display` prints them).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct StepText {
     text: String,
     /// A symbol with a comma or a line break: refused by [`Journal::append_step`].
@@ -422,7 +422,7 @@ impl Journal {
         ts: UnixNanos,
         received: UnixNanos,
         kind: StepKind,
-        bars: &StepText,
+        bars: StepText,
     ) -> Result<(), JournalError> {
         if let Some(symbol) = &bars.bad_symbol {
             return Err(JournalError::Mismatch {
@@ -435,7 +435,7 @@ impl Journal {
             ts,
             received,
             kind,
-            text: bars.text.clone(),
+            text: bars.text,
         });
         Ok(())
     }
@@ -448,22 +448,29 @@ impl Journal {
         if self.held.is_empty() {
             return Ok(());
         }
-        self.append(&[], &[])
+        self.transaction(|_| Ok(()))
     }
 
-    /// Writes the held timestamps into a transaction.
-    fn write_held(tx: &rusqlite::Transaction<'_>, held: &[HeldStep], path: &Path) -> Result<(), JournalError> {
-        if held.is_empty() {
-            return Ok(());
-        }
-        let sql = sql_error(path);
-        let mut st = tx
-            .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
-            .map_err(sql)?;
-        for h in held {
-            st.execute(params![h.step as i64, h.ts, h.received, h.kind.as_str(), h.text])
+    /// One transaction: the held timestamps first, then what `write` writes; the held
+    /// timestamps are let go once it is committed.
+    fn transaction(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error>,
+    ) -> Result<(), JournalError> {
+        let sql = sql_error(&self.path);
+        let tx = self.conn.transaction().map_err(sql)?;
+        if !self.held.is_empty() {
+            let mut st = tx
+                .prepare_cached("INSERT INTO timestamps VALUES (?1, ?2, ?3, ?4, ?5)")
                 .map_err(sql)?;
+            for h in &self.held {
+                st.execute(params![h.step as i64, h.ts, h.received, h.kind.as_str(), h.text])
+                    .map_err(sql)?;
+            }
         }
+        write(&tx).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        self.held.clear();
         Ok(())
     }
 
@@ -472,17 +479,13 @@ impl Journal {
     /// # Errors
     /// A database error.
     pub fn append_correction(&mut self, b: &VenueBar, received: UnixNanos) -> Result<(), JournalError> {
-        let sql = sql_error(&self.path);
-        let tx = self.conn.transaction().map_err(sql)?;
-        Self::write_held(&tx, &self.held, &self.path)?;
-        tx.execute(
-            "INSERT INTO corrections(symbol, ts, open, high, low, close, volume, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, received],
-        )
-        .map_err(sql)?;
-        tx.commit().map_err(sql)?;
-        self.held.clear();
-        Ok(())
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO corrections(symbol, ts, open, high, low, close, volume, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, received],
+            )
+            .map(|_| ())
+        })
     }
 
     /// Corrections journaled.
@@ -537,28 +540,22 @@ impl Journal {
         if orders.is_empty() && events.is_empty() && self.held.is_empty() {
             return Ok(());
         }
-        let sql = sql_error(&self.path);
-        let tx = self.conn.transaction().map_err(sql)?;
-        Self::write_held(&tx, &self.held, &self.path)?;
-        if !orders.is_empty() {
-            let mut st = tx
-                .prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql)?;
-            for (id, seq, ts, req) in orders {
-                st.execute(params![id, *seq as i64, ts, req]).map_err(sql)?;
+        self.transaction(|tx| {
+            if !orders.is_empty() {
+                let mut st = tx.prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")?;
+                for (id, seq, ts, req) in orders {
+                    st.execute(params![id, *seq as i64, ts, req])?;
+                }
             }
-        }
-        if !events.is_empty() {
-            let mut st = tx
-                .prepare_cached("INSERT INTO order_events(order_id, event, ts, phase) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql)?;
-            for (id, ts, phase, ev) in events {
-                st.execute(params![id, ev, ts, phase]).map_err(sql)?;
+            if !events.is_empty() {
+                let mut st =
+                    tx.prepare_cached("INSERT INTO order_events(order_id, event, ts, phase) VALUES (?1, ?2, ?3, ?4)")?;
+                for (id, ts, phase, ev) in events {
+                    st.execute(params![id, ev, ts, phase])?;
+                }
             }
-        }
-        tx.commit().map_err(sql)?;
-        self.held.clear();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The highest sequence number of a journaled order (`None`: no order journaled).
@@ -724,9 +721,9 @@ mod tests {
         {
             let mut j = Journal::open(&path, false).unwrap();
             assert_eq!(j.bind("cfg", "S1").unwrap(), "S1");
-            j.append_step(0, 60, 61, StepKind::Warmup, &StepText::of(&[vb("A", 60), vb("B", 60)]))
+            j.append_step(0, 60, 61, StepKind::Warmup, StepText::of(&[vb("A", 60), vb("B", 60)]))
                 .unwrap();
-            j.append_step(1, 120, 121, StepKind::Live, &StepText::of(&[vb("B", 120)]))
+            j.append_step(1, 120, 121, StepKind::Live, StepText::of(&[vb("B", 120)]))
                 .unwrap();
             // Held until the next transaction, which writes them first, with the orders.
             let other = Connection::open(&path).unwrap();
@@ -740,7 +737,7 @@ mod tests {
             assert_eq!(committed(), 2, "the held steps are committed with the orders");
             assert!(j.append_orders(&[("S1-1".into(), 2, 120, "{}".into())]).is_err());
             // A step held when the journal closes is committed then.
-            j.append_step(2, 180, 181, StepKind::Live, &StepText::of(&[vb("A", 180)]))
+            j.append_step(2, 180, 181, StepKind::Live, StepText::of(&[vb("A", 180)]))
                 .unwrap();
             assert_eq!(committed(), 2);
         }
@@ -748,7 +745,7 @@ mod tests {
             let mut j = Journal::open(&path, false).unwrap();
             assert_eq!(j.steps().unwrap().len(), 3, "committed at close");
             // A read commits what is held first.
-            j.append_step(3, 240, 241, StepKind::Live, &StepText::of(&[vb("A", 240)]))
+            j.append_step(3, 240, 241, StepKind::Live, StepText::of(&[vb("A", 240)]))
                 .unwrap();
             assert_eq!(j.last_ts().unwrap(), Some(240));
         }
@@ -793,7 +790,7 @@ mod tests {
         // Below the size: nothing is checkpointed (the database file keeps its length).
         let mut step = 0;
         while std::fs::metadata(&wal).unwrap().len() < 1 << 20 {
-            j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, &text)
+            j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, text.clone())
                 .unwrap();
             j.commit_steps().unwrap();
             step += 1;
@@ -802,7 +799,7 @@ mod tests {
         assert_eq!(db_len(), empty, "checkpointed below the WAL's size");
         // Above it: checkpointed within a bounded wait.
         while std::fs::metadata(&wal).unwrap().len() <= 2 << 20 {
-            j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, &text)
+            j.append_step(step, 60 * (step as i64 + 1), 0, StepKind::Live, text.clone())
                 .unwrap();
             j.commit_steps().unwrap();
             step += 1;

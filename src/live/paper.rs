@@ -204,11 +204,11 @@ impl JournaledVenue {
         }
     }
 
-    /// Commits a simulator's events not yet journaled.
-    fn flush(&mut self) -> Result<(), VenueError> {
+    /// Commits `orders` with a simulator's events not yet journaled (and the held bars).
+    fn commit_pending(&mut self, orders: &[(String, u64, UnixNanos, String)]) -> Result<(), VenueError> {
         let pending = std::mem::take(&mut self.pending);
         lock(&self.journal)
-            .append_events(&pending)
+            .append(orders, &pending)
             .map_err(|e| VenueError(e.to_string()))
     }
 }
@@ -266,10 +266,7 @@ impl ExecutionVenue for JournaledVenue {
             self.inner.submit(fresh, ts, bars, out)?;
             let events = self.new_events(&out[start..], ts, "submit")?;
             self.pending.extend(events);
-            let pending = std::mem::take(&mut self.pending);
-            lock(&self.journal)
-                .append(&new, &pending)
-                .map_err(|e| VenueError(e.to_string()))?;
+            self.commit_pending(&new)?;
             stamp(&self.latencies);
             return Ok(());
         }
@@ -327,7 +324,7 @@ impl ExecutionVenue for JournaledVenue {
         }
         // The end of a simulated session is not an event of the market: orders still working
         // are canceled in the outputs, not in the journal, so a restart finds them working.
-        self.flush()?;
+        self.commit_pending(&[])?;
         self.inner.finish(ts, out)
     }
     fn fill_policy(&self) -> &str {
