@@ -4,14 +4,16 @@
 //! The column store keeps each symbol's bars apart (six arrays per symbol); a timestamp's bars
 //! sit in every one of them. Gathering them one timestamp at a time reads thousands of arrays
 //! at once, which no hardware prefetcher follows (it cost about 80 ns a bar at 500 symbols).
-//! Bars are therefore built a block of steps at a time ([`block_events`], about
-//! [`BLOCK_BARS`] bars): each symbol's arrays are read in order over the block's steps and each
-//! bar is written once, into its timestamp's event (about 25 % less time a bar than the
-//! one-timestamp gather, single-threaded, 500 symbols).
+//! Bars are therefore built a block of steps at a time (about [`BLOCK_BARS`] bars): each
+//! symbol's arrays are read in order over the block's steps, from where the previous block
+//! left them (no search), and each bar is written once, with its sequence number, into its
+//! timestamp's event (at 500 x 2520, single-threaded: about 35 ns a bar, against about 46 for
+//! the same blocks found by binary search and numbered in a second pass).
 
-use super::MarketData;
+use super::{exact, MarketData};
 use crate::clock::{Clock, SimulatedClock};
 use crate::events::MarketEvent;
+use crate::types::{Bar, InstrumentId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -23,67 +25,6 @@ fn block_steps(symbols: usize) -> usize {
     (BLOCK_BARS / symbols.max(1)).max(1)
 }
 
-/// The events of steps `start..end`: each timestamp's bars in instrument order, stamped
-/// `ts_init = ts_event` (a replay's clock is the data's), numbered on from the bars before
-/// `start`, `last` on the market's last timestamp.
-pub fn block_events(data: &MarketData, start: usize, end: usize) -> Vec<MarketEvent> {
-    let end = end.min(data.timestamps.len());
-    if start >= end {
-        return Vec::new();
-    }
-    let steps = end - start;
-    // Each series' bars in the block: positions `first[i]..past[i]`.
-    let first: Vec<usize> = data
-        .series
-        .iter()
-        .map(|s| s.step.partition_point(|&st| (st as usize) < start))
-        .collect();
-    let past: Vec<usize> = data
-        .series
-        .iter()
-        .zip(&first)
-        .map(|(s, &k0)| k0 + s.step[k0..].partition_point(|&st| (st as usize) < end))
-        .collect();
-    let mut counts = vec![0usize; steps];
-    for (s, (&k0, &k1)) in data.series.iter().zip(first.iter().zip(&past)) {
-        for &st in &s.step[k0..k1] {
-            counts[st as usize - start] += 1;
-        }
-    }
-    let mut events: Vec<MarketEvent> = counts
-        .iter()
-        .enumerate()
-        .map(|(j, &c)| {
-            let ts = data.timestamps[start + j];
-            MarketEvent {
-                step: (start + j) as u64,
-                ts_event: ts,
-                ts_init: ts,
-                last: start + j + 1 == data.timestamps.len(),
-                in_flight: 0,
-                bars: Vec::with_capacity(c),
-            }
-        })
-        .collect();
-    // Symbols in order keep each step's bars sorted by instrument.
-    for (i, (s, (&k0, &k1))) in data.series.iter().zip(first.iter().zip(&past)).enumerate() {
-        for k in k0..k1 {
-            let step = s.step[k] as usize;
-            let ts = data.timestamps[step];
-            events[step - start].bars.push(data.bar(i, k, ts, ts, 0));
-        }
-    }
-    // Sequence numbers: the bars before `start`, then in emission order.
-    let mut seq = first.iter().sum::<usize>() as u64;
-    for ev in &mut events {
-        for b in &mut ev.bars {
-            b.seq = seq;
-            seq += 1;
-        }
-    }
-    events
-}
-
 /// Turns the column store into time-ordered batches of bars, on the caller's thread.
 pub struct ReplayCursor {
     data: Arc<MarketData>,
@@ -91,16 +32,29 @@ pub struct ReplayCursor {
     next_step: usize,
     block_steps: usize,
     ready: VecDeque<MarketEvent>,
+    /// Per series, the position of its first bar not yet built into an event.
+    pos: Vec<usize>,
+    /// Sequence number of the next bar built.
+    seq: u64,
+    /// Scratch: per series, the position past its bars in the block being built.
+    past: Vec<usize>,
+    /// Scratch: per step of the block, its number of bars, then its first sequence number.
+    counts: Vec<u64>,
 }
 
 impl ReplayCursor {
     pub fn new(data: Arc<MarketData>, clock: SimulatedClock) -> Self {
+        let n = data.series.len();
         Self {
-            block_steps: block_steps(data.series.len()),
+            block_steps: block_steps(n),
             data,
             clock,
             next_step: 0,
             ready: VecDeque::new(),
+            pos: vec![0; n],
+            seq: 0,
+            past: vec![0; n],
+            counts: Vec::new(),
         }
     }
 
@@ -112,13 +66,86 @@ impl ReplayCursor {
     /// The next timestamp's bars; advances the simulated clock to its close.
     pub fn next_event(&mut self) -> Option<MarketEvent> {
         if self.ready.is_empty() {
-            let start = self.next_step;
-            self.ready
-                .extend(block_events(&self.data, start, start + self.block_steps));
+            self.build_block();
         }
         let ev = self.ready.pop_front()?;
         self.next_step += 1;
         Some(stamp(&self.clock, ev))
+    }
+
+    /// Builds the events of the next block of steps into `ready`: each timestamp's bars in
+    /// instrument order, stamped `ts_init = ts_event` (a replay's clock is the data's), numbered
+    /// on from the bars before, `last` on the market's last timestamp. Each series is read in
+    /// order from where the previous block left it (no search), and each bar is written once,
+    /// with its sequence number, into its timestamp's event.
+    fn build_block(&mut self) {
+        let data = &*self.data;
+        let start = self.next_step + self.ready.len();
+        let end = (start + self.block_steps).min(data.timestamps.len());
+        if start >= end {
+            return;
+        }
+        let steps = end - start;
+        let step_end = end as u32;
+        // Count each step's bars and find where each series' block ends.
+        self.counts.clear();
+        self.counts.resize(steps, 0);
+        for (s, (&k0, past)) in data.series.iter().zip(self.pos.iter().zip(self.past.iter_mut())) {
+            let rest = &s.step[k0..];
+            let n = rest.iter().take_while(|&&st| st < step_end).count();
+            for &st in &rest[..n] {
+                self.counts[st as usize - start] += 1;
+            }
+            *past = k0 + n;
+        }
+        // Each event's capacity is its count; then `counts` turns into first sequence numbers.
+        let mut events = Vec::with_capacity(steps);
+        let mut seq = self.seq;
+        for (j, c) in self.counts.iter_mut().enumerate() {
+            let ts = data.timestamps[start + j];
+            events.push(MarketEvent {
+                step: (start + j) as u64,
+                ts_event: ts,
+                ts_init: ts,
+                last: start + j + 1 == data.timestamps.len(),
+                in_flight: 0,
+                bars: Vec::with_capacity(*c as usize),
+            });
+            let first = seq;
+            seq += *c;
+            *c = first;
+        }
+        // Symbols in order keep each step's bars sorted by instrument.
+        for (i, (s, (&k0, &k1))) in data.series.iter().zip(self.pos.iter().zip(&self.past)).enumerate() {
+            let id = InstrumentId(i as u32);
+            let (ps, vs) = (s.price_scale, s.volume_scale);
+            let cols = s.step[k0..k1]
+                .iter()
+                .zip(&s.open[k0..k1])
+                .zip(&s.high[k0..k1])
+                .zip(&s.low[k0..k1])
+                .zip(&s.close[k0..k1])
+                .zip(&s.volume[k0..k1]);
+            for (((((&st, &o), &h), &l), &c), &v) in cols {
+                let j = st as usize - start;
+                let ev = &mut events[j];
+                let seq = self.counts[j] + ev.bars.len() as u64;
+                ev.bars.push(Bar {
+                    instrument_id: id,
+                    open: exact(o, ps),
+                    high: exact(h, ps),
+                    low: exact(l, ps),
+                    close: exact(c, ps),
+                    volume: exact(v, vs),
+                    ts_event: ev.ts_event,
+                    ts_init: ev.ts_event,
+                    seq,
+                });
+            }
+        }
+        std::mem::swap(&mut self.pos, &mut self.past);
+        self.seq = seq;
+        self.ready.extend(events);
     }
 }
 
