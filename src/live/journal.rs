@@ -140,6 +140,12 @@ pub struct Journal {
     path: PathBuf,
     /// Released timestamps not yet committed: written first by the next transaction.
     held: Vec<HeldStep>,
+    /// The last timestamp journaled (held or committed): each one journaled is later.
+    last_ts: Option<UnixNanos>,
+    /// The warm-up timestamps journaled (held or committed).
+    warmup: std::collections::HashSet<UnixNanos>,
+    /// Orders journaled so far: the next order's place in `orders.n`.
+    orders: u64,
     _checkpointer: Checkpointer,
 }
 
@@ -241,21 +247,32 @@ impl Drop for Checkpointer {
     }
 }
 
+/// The tables. Each commit on the hot path appends to three B-trees only (a step's row, its
+/// orders, their events): one page each, most of the time. So `timestamps` has no index on
+/// `ts` (the journal holds the order of timestamps itself: each one journaled is later than the
+/// last, and the warm-up ones are kept in memory), and `orders` is keyed by the order's
+/// sequence number alone (its client order id is a function of it and the session; `n` keeps
+/// the order in which orders were journaled). Before schema 2, these two tables had three more
+/// indexes, and a step wrote eight or nine 4 KiB pages to the WAL instead of three or four.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS timestamps(
-    step INTEGER PRIMARY KEY, ts INTEGER NOT NULL UNIQUE, received INTEGER NOT NULL, kind TEXT NOT NULL,
+    step INTEGER PRIMARY KEY, ts INTEGER NOT NULL, received INTEGER NOT NULL, kind TEXT NOT NULL,
     bars TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS corrections(
     id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
     open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL, volume TEXT NOT NULL,
     received INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS orders(
-    client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, ts INTEGER NOT NULL, request TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, client_order_id TEXT NOT NULL, ts INTEGER NOT NULL,
+    request TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS order_events(
     id INTEGER PRIMARY KEY, order_id TEXT NOT NULL, event TEXT NOT NULL, -- rows are never deleted: ids grow
     ts INTEGER NOT NULL, phase TEXT NOT NULL);
 ";
+
+/// The layout this version writes and reads (`meta.schema`).
+const SCHEMA_VERSION: &str = "2";
 
 impl Journal {
     /// The WAL's length left after a checkpoint (SQLite reuses the file rather than growing it).
@@ -287,12 +304,57 @@ impl Journal {
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })
             .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let has_meta: bool = conn
+            .query_row("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'meta'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        let schema: Option<String> = if has_meta {
+            conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+                .optional()
+                .map_err(sql)?
+        } else {
+            None
+        };
+        match schema.as_deref() {
+            Some(SCHEMA_VERSION) => {}
+            None if !has_meta => {
+                let tx = conn.unchecked_transaction().map_err(sql)?;
+                tx.execute_batch(SCHEMA).map_err(sql)?;
+                tx.execute("INSERT INTO meta VALUES ('schema', ?1)", [SCHEMA_VERSION])
+                    .map_err(sql)?;
+                tx.commit().map_err(sql)?;
+            }
+            other => {
+                return Err(JournalError::Mismatch {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "its layout is schema {} (an earlier Kairos), this version reads schema {SCHEMA_VERSION}; \
+                         finish or export it with the version that wrote it, or start a new journal",
+                        other.unwrap_or("1")
+                    ),
+                })
+            }
+        }
+        let last_ts: Option<UnixNanos> = conn
+            .query_row("SELECT ts FROM timestamps ORDER BY step DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        let warmup = conn
+            .prepare("SELECT ts FROM timestamps WHERE kind = 'warmup'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>())
+            .map_err(sql)?;
+        let orders: i64 = conn
+            .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
+            .map_err(sql)?;
         let checkpointer = Checkpointer::start(path, policy).map_err(sql)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
             held: Vec::new(),
+            last_ts,
+            warmup,
+            orders: orders as u64,
             _checkpointer: checkpointer,
         })
     }
@@ -415,7 +477,7 @@ impl Journal {
     /// were never acted on outside it, and come back from the venue's history on restart.
     ///
     /// # Errors
-    /// A symbol the line format cannot hold.
+    /// A symbol the line format cannot hold; a timestamp not later than the last journaled.
     pub fn append_step(
         &mut self,
         step: u64,
@@ -429,6 +491,16 @@ impl Journal {
                 path: self.path.clone(),
                 message: format!("symbol {symbol:?} cannot be journaled"),
             });
+        }
+        if let Some(last) = self.last_ts.filter(|&last| ts <= last) {
+            return Err(JournalError::Mismatch {
+                path: self.path.clone(),
+                message: format!("timestamp {ts} (step {step}) journaled after timestamp {last}"),
+            });
+        }
+        self.last_ts = Some(ts);
+        if kind == StepKind::Warmup {
+            self.warmup.insert(ts);
         }
         self.held.push(HeldStep {
             step,
@@ -504,26 +576,35 @@ impl Journal {
             .map_err(self.sql())
     }
 
-    /// The journaled request of an order, if it was journaled.
+    /// The journaled request of the order of sequence number `seq` and client order id
+    /// `client_order_id`, if it was journaled.
     ///
     /// # Errors
-    /// A database error.
-    pub fn order(&mut self, client_order_id: &str) -> Result<Option<String>, JournalError> {
+    /// A database error; an order of that sequence journaled under another id.
+    pub fn order(&mut self, seq: u64, client_order_id: &str) -> Result<Option<String>, JournalError> {
         self.commit_steps()?;
-        self.conn
+        let row: Option<(String, String)> = self
+            .conn
             .query_row(
-                "SELECT request FROM orders WHERE client_order_id = ?1",
-                [client_order_id],
-                |r| r.get(0),
+                "SELECT client_order_id, request FROM orders WHERE seq = ?1",
+                [seq as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(self.sql())
+            .map_err(self.sql())?;
+        match row {
+            Some((id, _)) if id != client_order_id => Err(JournalError::Mismatch {
+                path: self.path.clone(),
+                message: format!("order {seq} is journaled as {id}, not {client_order_id}"),
+            }),
+            row => Ok(row.map(|(_, request)| request)),
+        }
     }
 
     /// Journals orders (one transaction).
     ///
     /// # Errors
-    /// A database error (an id journaled twice among them).
+    /// A database error (a sequence number journaled twice among them).
     pub fn append_orders(&mut self, orders: &[(String, u64, UnixNanos, String)]) -> Result<(), JournalError> {
         self.append(orders, &[])
     }
@@ -531,7 +612,7 @@ impl Journal {
     /// Journals the held timestamps, orders, then order events, in one transaction.
     ///
     /// # Errors
-    /// A database error (an id journaled twice among them).
+    /// A database error (a sequence number journaled twice among them).
     pub fn append(
         &mut self,
         orders: &[(String, u64, UnixNanos, String)],
@@ -540,11 +621,14 @@ impl Journal {
         if orders.is_empty() && events.is_empty() && self.held.is_empty() {
             return Ok(());
         }
+        let n = self.orders;
         self.transaction(|tx| {
             if !orders.is_empty() {
-                let mut st = tx.prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4)")?;
-                for (id, seq, ts, req) in orders {
-                    st.execute(params![id, *seq as i64, ts, req])?;
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO orders(seq, n, client_order_id, ts, request) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (k, (id, seq, ts, req)) in orders.iter().enumerate() {
+                    st.execute(params![*seq as i64, (n + k as u64) as i64, id, ts, req])?;
                 }
             }
             if !events.is_empty() {
@@ -555,7 +639,9 @@ impl Journal {
                 }
             }
             Ok(())
-        })
+        })?;
+        self.orders += orders.len() as u64;
+        Ok(())
     }
 
     /// The highest sequence number of a journaled order (`None`: no order journaled).
@@ -601,24 +687,9 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 
-    /// Whether a journaled timestamp is warm-up history or live.
-    ///
-    /// # Errors
-    /// A database error.
-    pub fn kind_of(&mut self, ts: UnixNanos) -> Result<Option<StepKind>, JournalError> {
-        self.commit_steps()?;
-        let kind: Option<String> = self
-            .conn
-            .query_row("SELECT kind FROM timestamps WHERE ts = ?1", [ts], |r| r.get(0))
-            .optional()
-            .map_err(self.sql())?;
-        Ok(kind.map(|k| {
-            if k == "warmup" {
-                StepKind::Warmup
-            } else {
-                StepKind::Live
-            }
-        }))
+    /// Whether `ts` is a journaled warm-up timestamp (history, not live).
+    pub fn is_warmup(&self, ts: UnixNanos) -> bool {
+        self.warmup.contains(&ts)
     }
 
     /// The last journaled timestamp, if any.
@@ -627,9 +698,7 @@ impl Journal {
     /// A database error.
     pub fn last_ts(&mut self) -> Result<Option<UnixNanos>, JournalError> {
         self.commit_steps()?;
-        self.conn
-            .query_row("SELECT MAX(ts) FROM timestamps", [], |r| r.get(0))
-            .map_err(self.sql())
+        Ok(self.last_ts)
     }
 
     /// Every journaled order: (client order id, sequence, decision time, request), in order.
@@ -640,7 +709,7 @@ impl Journal {
         self.commit_steps()?;
         let mut st = self
             .conn
-            .prepare("SELECT client_order_id, seq, ts, request FROM orders ORDER BY rowid")
+            .prepare("SELECT client_order_id, seq, ts, request FROM orders ORDER BY n")
             .map_err(self.sql())?;
         let rows = st
             .query_map([], |r| {
@@ -735,7 +804,10 @@ mod tests {
             assert_eq!(committed(), 0, "a released step is held, not committed on its own");
             j.append_orders(&[("S1-1".into(), 1, 120, "{}".into())]).unwrap();
             assert_eq!(committed(), 2, "the held steps are committed with the orders");
-            assert!(j.append_orders(&[("S1-1".into(), 2, 120, "{}".into())]).is_err());
+            assert!(
+                j.append_orders(&[("S1-1".into(), 1, 120, "{}".into())]).is_err(),
+                "an order's sequence number is journaled once"
+            );
             // A step held when the journal closes is committed then.
             j.append_step(2, 180, 181, StepKind::Live, StepText::of(&[vb("A", 180)]))
                 .unwrap();
@@ -756,7 +828,9 @@ mod tests {
         assert_eq!(steps.len(), 4);
         assert_eq!(steps[0].bars, vec![vb("A", 60), vb("B", 60)]);
         assert_eq!((steps[1].kind, steps[1].received), (StepKind::Live, 121));
-        assert_eq!(j.order("S1-1").unwrap().as_deref(), Some("{}"));
+        assert_eq!(j.order(1, "S1-1").unwrap().as_deref(), Some("{}"));
+        assert_eq!(j.order(2, "S1-2").unwrap(), None);
+        assert!(j.order(1, "S9-1").is_err(), "an order journaled under another id");
         assert_eq!(j.order_count().unwrap(), 1);
         let csv = dir.path().join("bars.csv");
         assert_eq!(j.export(&csv).unwrap(), 5);
@@ -849,14 +923,125 @@ mod tests {
                 (120, "bars".to_string(), "e3".to_string())
             ]
         );
-        // A failing transaction (an order id journaled twice) leaves nothing of itself.
+        // A failing transaction (an order journaled twice) leaves nothing of itself.
         assert!(j
             .append(
-                &[("S1-1".into(), 3, 180, "{}".into())],
+                &[("S1-1".into(), 1, 180, "{}".into())],
                 &[("S1-1".into(), 180, "submit", "e4".into())]
             )
             .is_err());
         assert_eq!(j.events().unwrap().len(), 3);
         assert_eq!(j.last_order_seq().unwrap(), Some(2));
+    }
+
+    /// Orders come back in the order they were journaled, whatever their sequence numbers
+    /// (exit legs and adopted orders carry high bits), after reopening too.
+    #[test]
+    fn orders_keep_the_order_they_were_journaled_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let leg = 1u64 << 40 | 1;
+        {
+            let mut j = Journal::open(&path, false).unwrap();
+            j.bind("cfg", "S1").unwrap();
+            j.append_orders(&[
+                ("S1-1".into(), 1, 60, "a".into()),
+                ("S1-1-tp".into(), leg, 60, "b".into()),
+            ])
+            .unwrap();
+        }
+        let mut j = Journal::open(&path, false).unwrap();
+        j.append_orders(&[("S1-2".into(), 2, 120, "c".into())]).unwrap();
+        let ids: Vec<_> = j.orders().unwrap().into_iter().map(|o| (o.0, o.1)).collect();
+        assert_eq!(
+            ids,
+            vec![("S1-1".into(), 1), ("S1-1-tp".into(), leg), ("S1-2".into(), 2)]
+        );
+        assert_eq!(j.order(leg, "S1-1-tp").unwrap().as_deref(), Some("b"));
+    }
+
+    /// Timestamps are journaled in time order (a repeated or earlier one is refused, held or
+    /// committed, and after reopening); warm-up ones are known as such.
+    #[test]
+    fn timestamps_are_journaled_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            let mut j = Journal::open(&path, false).unwrap();
+            j.append_step(0, 60, 0, StepKind::Warmup, StepText::of(&[vb("A", 60)]))
+                .unwrap();
+            assert!(j.is_warmup(60), "a held warm-up step is known");
+            let e = j
+                .append_step(1, 60, 0, StepKind::Live, StepText::of(&[vb("A", 60)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("timestamp 60 (step 1) journaled after timestamp 60"), "{e}");
+            j.append_step(1, 120, 0, StepKind::Live, StepText::of(&[vb("A", 120)]))
+                .unwrap();
+            assert!(!j.is_warmup(120));
+        }
+        let mut j = Journal::open(&path, false).unwrap();
+        assert!(j.is_warmup(60) && !j.is_warmup(120) && !j.is_warmup(180));
+        assert_eq!(j.last_ts().unwrap(), Some(120));
+        assert!(j
+            .append_step(2, 90, 0, StepKind::Live, StepText::of(&[vb("A", 90)]))
+            .is_err());
+        assert_eq!(j.steps().unwrap().len(), 2, "the refused step is not journaled");
+    }
+
+    /// A journal of the earlier layout (schema 1) is refused with a clear message, not misread.
+    #[test]
+    fn an_earlier_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('fingerprint', 'cfg'), ('session', 'S1');
+                 CREATE TABLE orders(client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,
+                     ts INTEGER NOT NULL, request TEXT NOT NULL);",
+            )
+            .unwrap();
+        let e = Journal::open(&path, false).err().expect("refused").to_string();
+        assert!(e.contains("schema 1") && e.contains("start a new journal"), "{e}");
+    }
+
+    /// A step with orders and their events writes a few pages to the WAL, not one per index:
+    /// at 50 bars and two orders a step, under 5 pages (4 KiB each) a commit on average.
+    #[test]
+    fn a_step_writes_few_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let wal = dir.path().join("j.sqlite-wal");
+        let mut j = Journal::open(&path, false).unwrap();
+        j.bind("cfg", "S1").unwrap();
+        let bars: Vec<VenueBar> = (0..50).map(|i| vb(&format!("S{i:03}"), 60)).collect();
+        let text = StepText::of(&bars);
+        let steps = 400u64;
+        let before = std::fs::metadata(&wal).unwrap().len();
+        for step in 0..steps {
+            let ts = 60 * (step as i64 + 1);
+            j.append_step(step, ts, 0, StepKind::Live, text.clone()).unwrap();
+            let orders: Vec<_> = (0..2)
+                .map(|k| {
+                    let seq = 2 * step + k + 1;
+                    (
+                        format!("S1-{seq}"),
+                        seq,
+                        ts,
+                        format!("{{\"side\":\"buy\",\"quantity\":\"{seq}\"}}"),
+                    )
+                })
+                .collect();
+            let events: Vec<_> = orders
+                .iter()
+                .map(|o| (o.0.clone(), ts, "submit", format!("{{\"filled\":\"{}\"}}", o.0)))
+                .collect();
+            j.append(&orders, &events).unwrap();
+        }
+        let frames = (std::fs::metadata(&wal).unwrap().len() - before) / (4096 + 24);
+        let per_step = frames as f64 / steps as f64;
+        assert!(per_step < 5.0, "{per_step:.2} WAL pages a step");
     }
 }

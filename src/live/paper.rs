@@ -10,7 +10,7 @@
 //! goes on (see [`super::client`]).
 
 use super::client::{FeedTask, LiveError};
-use super::journal::{Journal, JournalError, StepKind};
+use super::journal::{Journal, JournalError};
 use super::orders::AlpacaVenue;
 use super::{lock, Credentials, Execution, LiveCounters, VenueKind};
 use crate::backtest::BacktestError;
@@ -235,7 +235,7 @@ impl ExecutionVenue for JournaledVenue {
             let cid = Self::client_order_id(&self.session, id);
             let text = serde_json::to_string(&req).map_err(|e| VenueError(e.to_string()))?;
             let journaled = if self.journaled_seq.is_some_and(|s| id.0 <= s) {
-                journal.order(&cid).map_err(|e| VenueError(e.to_string()))?
+                journal.order(id.0, &cid).map_err(|e| VenueError(e.to_string()))?
             } else {
                 None
             };
@@ -282,7 +282,7 @@ impl ExecutionVenue for JournaledVenue {
             }
         }
         let start = out.len();
-        let warmup = lock(&self.journal).kind_of(ts).map_err(|e| VenueError(e.to_string()))? == Some(StepKind::Warmup);
+        let warmup = lock(&self.journal).is_warmup(ts);
         if warmup {
             // Decided on history: a broker cannot fill it at those prices. The strategy's state is
             // built as in a backtest, its orders are not sent.
