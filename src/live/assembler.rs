@@ -4,13 +4,30 @@
 //!
 //! A pending timestamp `T` is released when, for every symbol, its bar at `T` has arrived or a
 //! later bar of it has (venues send each symbol's bars in time order, so a symbol that has moved
-//! past `T` will not deliver `T`), or `grace` after `T`'s first bar arrived. A symbol absent at
-//! release is missing from that timestamp, and counted. Bars at or before the last released
+//! past `T` will not deliver `T`), or `grace` after the stream reached `T` (its first stream bar
+//! at `T` or later). A symbol absent at release is missing from that timestamp, and counted.
+//!
+//! Grace measures the venue's delay, so it starts with the stream, not with history fetched
+//! over REST: a backfill fetches symbol after symbol, and when the venue publishes faster than
+//! real time (a replay at high speed) later symbols come back with timestamps the stream, still
+//! behind in its socket, has not delivered yet for the others. A grace started by the REST bars
+//! would run out while the client works through that backlog, and release those timestamps
+//! without the symbols the stream was about to deliver (and every timestamp after them, as the
+//! backlog grows: a session once ran seconds behind with most of its bars late). Bars at or before the last released
 //! timestamp are dropped and counted: as duplicates when that symbol's bar at that time was
 //! already taken, as late otherwise (the decision at that time is made; nothing is revised).
 
 use crate::types::{Bar, UnixNanos};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Where an offered bar came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The venue's stream: it has reached the bar's time.
+    Stream,
+    /// History over REST (warm-up, backfill): it says nothing of where the stream is.
+    History,
+}
 
 /// What became of an offered bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +52,9 @@ pub struct Ready {
 }
 
 struct Pending {
-    first_seen: UnixNanos,
+    /// When the stream reached this timestamp (its grace starts there); `None` while only
+    /// history has filled it.
+    first_seen: Option<UnixNanos>,
     last_seen: UnixNanos,
     bars: Vec<Option<Bar>>,
     count: usize,
@@ -52,6 +71,8 @@ pub struct Assembler {
     newest: Vec<Option<UnixNanos>>,
     pending: BTreeMap<UnixNanos, Pending>,
     released: Vec<BTreeSet<UnixNanos>>,
+    /// The latest time the stream has delivered a bar at.
+    reached: Option<UnixNanos>,
 }
 
 impl Assembler {
@@ -65,6 +86,7 @@ impl Assembler {
             newest: vec![None; n],
             pending: BTreeMap::new(),
             released: vec![BTreeSet::new(); n],
+            reached: None,
         }
     }
 
@@ -97,10 +119,27 @@ impl Assembler {
         }
     }
 
-    /// Offers one bar (its `instrument_id` below `n`), received at `now`.
-    pub fn offer(&mut self, bar: Bar, now: UnixNanos) -> Offer {
+    /// The stream delivered a bar at `ts` at `now`: the grace of every pending timestamp up to
+    /// `ts` runs from now, if it was not running yet.
+    fn stream_reached(&mut self, ts: UnixNanos, now: UnixNanos) {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        if self.reached.is_some_and(|r| ts <= r) {
+            return;
+        }
+        let from = self.reached.map_or(Unbounded, Excluded);
+        for p in self.pending.range_mut((from, Included(ts))).map(|(_, p)| p) {
+            p.first_seen.get_or_insert(now);
+        }
+        self.reached = Some(ts);
+    }
+
+    /// Offers one bar (its `instrument_id` below `n`), received at `now` from `via`.
+    pub fn offer(&mut self, bar: Bar, now: UnixNanos, via: Via) -> Offer {
         let i = bar.instrument_id.index();
         let ts = bar.ts_event;
+        if via == Via::Stream {
+            self.stream_reached(ts, now);
+        }
         if self.last_released.is_some_and(|last| ts <= last) {
             return if self.released[i].contains(&ts) {
                 Offer::Duplicate
@@ -109,8 +148,9 @@ impl Assembler {
             };
         }
         let n = self.n;
+        let reached = self.reached.is_some_and(|r| ts <= r);
         let p = self.pending.entry(ts).or_insert_with(|| Pending {
-            first_seen: now,
+            first_seen: reached.then_some(now),
             last_seen: now,
             bars: vec![None; n],
             count: 0,
@@ -129,17 +169,19 @@ impl Assembler {
     /// bars it did not read may be waiting in the socket, so every pending timestamp's grace
     /// is extended by that time. Grace measures the venue's delay, not the pipeline's.
     pub fn pause(&mut self, nanos: i64) {
-        for p in self.pending.values_mut() {
-            p.first_seen = p.first_seen.saturating_add(nanos.max(0));
+        for f in self.pending.values_mut().filter_map(|p| p.first_seen.as_mut()) {
+            *f = f.saturating_add(nanos.max(0));
         }
     }
 
-    /// When the oldest pending timestamp's grace ends.
+    /// When the oldest pending timestamp's grace ends (`None`: no grace is running for it, and
+    /// none of the later ones can be released before it).
     pub fn deadline(&self) -> Option<UnixNanos> {
         self.pending
             .values()
             .next()
-            .map(|p| p.first_seen.saturating_add(self.grace))
+            .and_then(|p| p.first_seen)
+            .map(|f| f.saturating_add(self.grace))
     }
 
     /// Releases, in time order, every timestamp that is ready at `now`.
@@ -148,7 +190,7 @@ impl Assembler {
         while let Some((&ts, p)) = self.pending.iter().next() {
             let settled =
                 p.count == self.n || (0..self.n).all(|i| p.bars[i].is_some() || self.newest[i].is_some_and(|t| t > ts));
-            if !settled && now < p.first_seen.saturating_add(self.grace) {
+            if !settled && p.first_seen.is_none_or(|f| now < f.saturating_add(self.grace)) {
                 break;
             }
             let Some(p) = self.pending.remove(&ts) else { break };
@@ -173,6 +215,12 @@ mod tests {
     use super::*;
     use crate::types::{Decimal, InstrumentId};
 
+    impl Assembler {
+        fn offer_s(&mut self, bar: Bar, now: UnixNanos) -> Offer {
+            self.offer(bar, now, Via::Stream)
+        }
+    }
+
     fn bar(i: u32, ts: i64) -> Bar {
         Bar {
             instrument_id: InstrumentId(i),
@@ -190,9 +238,9 @@ mod tests {
     #[test]
     fn releases_when_every_symbol_delivered() {
         let mut a = Assembler::new(2, 1000);
-        assert_eq!(a.offer(bar(1, 60), 5), Offer::Taken);
+        assert_eq!(a.offer_s(bar(1, 60), 5), Offer::Taken);
         assert!(a.release(6).is_empty());
-        assert_eq!(a.offer(bar(0, 60), 7), Offer::Taken);
+        assert_eq!(a.offer_s(bar(0, 60), 7), Offer::Taken);
         let r = a.release(7);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].ts, 60);
@@ -207,25 +255,25 @@ mod tests {
     #[test]
     fn a_silent_symbol_is_missing_after_the_grace() {
         let mut a = Assembler::new(2, 1000);
-        a.offer(bar(0, 60), 100);
+        a.offer_s(bar(0, 60), 100);
         assert!(a.release(1099).is_empty());
         assert_eq!(a.deadline(), Some(1100));
         let r = a.release(1100);
         assert_eq!((r[0].ts, r[0].missing), (60, 1));
         // It comes after all: late, not acted on.
-        assert_eq!(a.offer(bar(1, 60), 1200), Offer::Late);
-        assert_eq!(a.offer(bar(0, 60), 1200), Offer::Duplicate);
+        assert_eq!(a.offer_s(bar(1, 60), 1200), Offer::Late);
+        assert_eq!(a.offer_s(bar(0, 60), 1200), Offer::Duplicate);
     }
 
     #[test]
     fn time_spent_waiting_for_the_pipeline_does_not_count_against_the_grace() {
         let mut a = Assembler::new(2, 1000);
-        a.offer(bar(0, 60), 100);
+        a.offer_s(bar(0, 60), 100);
         // The session waited 5000 for room in the pipeline: the other bar may be in the socket.
         a.pause(5000);
         assert_eq!(a.deadline(), Some(6100));
         assert!(a.release(5200).is_empty());
-        assert_eq!(a.offer(bar(1, 60), 5300), Offer::Taken);
+        assert_eq!(a.offer_s(bar(1, 60), 5300), Offer::Taken);
         let r = a.release(5300);
         assert_eq!((r[0].ts, r[0].missing, r[0].received), (60, 0, 5300));
     }
@@ -233,9 +281,9 @@ mod tests {
     #[test]
     fn a_symbol_that_moved_on_is_missing_at_once() {
         let mut a = Assembler::new(2, 1_000_000);
-        a.offer(bar(0, 60), 1);
-        a.offer(bar(1, 120), 2);
-        a.offer(bar(0, 120), 3);
+        a.offer_s(bar(0, 60), 1);
+        a.offer_s(bar(1, 120), 2);
+        a.offer_s(bar(0, 120), 3);
         let r = a.release(3);
         assert_eq!(
             r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(),
@@ -246,20 +294,64 @@ mod tests {
     #[test]
     fn out_of_order_bars_inside_the_window_are_sorted() {
         let mut a = Assembler::new(1, 1_000_000);
-        a.offer(bar(0, 120), 1);
-        a.offer(bar(0, 60), 2);
+        a.offer_s(bar(0, 120), 1);
+        a.offer_s(bar(0, 60), 2);
         // 60 and 120 both settled (the symbol is at 120): released in time order.
         let r = a.release(2);
         assert_eq!(r.iter().map(|r| r.ts).collect::<Vec<_>>(), vec![60, 120]);
-        assert_eq!(a.offer(bar(0, 120), 3), Offer::Duplicate);
+        assert_eq!(a.offer_s(bar(0, 120), 3), Offer::Duplicate);
     }
 
     #[test]
     fn restore_marks_the_journal_as_released() {
         let mut a = Assembler::new(2, 10);
         a.restore(60, &[bar(0, 60)]);
-        assert_eq!(a.offer(bar(0, 60), 1), Offer::Duplicate);
-        assert_eq!(a.offer(bar(1, 60), 1), Offer::Late);
-        assert_eq!(a.offer(bar(1, 120), 1), Offer::Taken);
+        assert_eq!(a.offer_s(bar(0, 60), 1), Offer::Duplicate);
+        assert_eq!(a.offer_s(bar(1, 60), 1), Offer::Late);
+        assert_eq!(a.offer_s(bar(1, 120), 1), Offer::Taken);
+    }
+
+    /// History over REST fills timestamps the stream has not reached: their grace waits for
+    /// the stream, however long the client takes to work through the stream's backlog, so the
+    /// stream's bars complete them instead of coming late.
+    #[test]
+    fn grace_starts_when_the_stream_reaches_a_timestamp() {
+        let mut a = Assembler::new(2, 1000);
+        // A backfill: symbol 0 fetched up to 120, symbol 1 (fetched later) up to 240.
+        for (i, ts) in [(0, 60), (0, 120), (1, 60), (1, 120), (1, 180), (1, 240)] {
+            assert_eq!(a.offer(bar(i, ts), 10, Via::History), Offer::Taken);
+        }
+        let r = a.release(10);
+        assert_eq!(
+            r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(),
+            vec![(60, 0), (120, 0)]
+        );
+        assert_eq!(a.deadline(), None, "no grace runs before the stream reaches 180");
+        assert!(
+            a.release(1_000_000).is_empty(),
+            "long after, still waiting for the stream"
+        );
+        // The stream, behind in its socket, delivers symbol 0's 180 much later: complete.
+        assert_eq!(a.offer_s(bar(0, 180), 2_000_000), Offer::Taken);
+        let r = a.release(2_000_000);
+        assert_eq!(r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(), vec![(180, 0)]);
+        // 240 waits for symbol 0 with no grace yet; the stream's duplicate of symbol 1 at 240
+        // shows the stream has reached it: the grace runs from then.
+        assert_eq!(a.deadline(), None);
+        assert_eq!(a.offer_s(bar(1, 240), 3_000_000), Offer::Duplicate);
+        assert_eq!(a.deadline(), Some(3_001_000));
+        let r = a.release(3_001_000);
+        assert_eq!(r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(), vec![(240, 1)]);
+        // History for a time the stream has passed runs its grace at once; beyond it, not.
+        a.offer_s(bar(1, 360), 4_000_000);
+        assert_eq!(a.offer(bar(0, 420), 4_000_500, Via::History), Offer::Taken);
+        assert_eq!(a.offer(bar(0, 300), 4_000_500, Via::History), Offer::Taken);
+        assert_eq!(a.deadline(), Some(4_001_500), "300 is behind the stream");
+        let r = a.release(4_000_500);
+        assert_eq!(
+            r.iter().map(|r| (r.ts, r.missing)).collect::<Vec<_>>(),
+            vec![(300, 1), (360, 1)]
+        );
+        assert_eq!(a.deadline(), None, "420 is ahead of the stream");
     }
 }

@@ -16,7 +16,7 @@
 //! invalid bar, a kline not closed) is counted and logged, and the session goes on; refused
 //! authentication and a REST request the venue refuses end it with an error.
 
-use super::assembler::{Assembler, Offer, Ready};
+use super::assembler::{Assembler, Offer, Ready, Via};
 use super::journal::{Journal, JournalError, StepKind, StepText};
 use super::protocol::{self, AlpacaBarsQuery, StreamItem};
 use super::{lock, Credentials, LiveConfig, LiveCounters, VenueBar, VenueKind};
@@ -307,7 +307,7 @@ impl State {
     }
 
     /// Offers one bar; counts and logs what is not taken. True when taken.
-    fn offer(&mut self, vb: &VenueBar, now: UnixNanos) -> bool {
+    fn offer(&mut self, vb: &VenueBar, now: UnixNanos, via: Via) -> bool {
         if !self.index.contains_key(&vb.symbol) {
             self.counters().unsubscribed_bars += 1;
             if self.warned_symbols.insert(vb.symbol.clone()) {
@@ -323,7 +323,7 @@ impl State {
                 return false;
             }
         };
-        match self.assembler.offer(bar, now) {
+        match self.assembler.offer(bar, now, via) {
             Offer::Taken => return true,
             Offer::Duplicate => {
                 self.counters().duplicate_bars += 1;
@@ -468,7 +468,7 @@ impl State {
         for item in items {
             match item {
                 StreamItem::Bar(vb) => {
-                    self.offer(&vb, now);
+                    self.offer(&vb, now, Via::Stream);
                 }
                 StreamItem::Correction(vb) => {
                     self.counters().corrections += 1;
@@ -622,7 +622,7 @@ impl State {
             if vb.ts > now {
                 continue;
             }
-            if self.offer(vb, now) {
+            if self.offer(vb, now, Via::History) {
                 taken += 1;
             }
         }
