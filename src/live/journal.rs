@@ -194,10 +194,7 @@ impl Default for CheckpointPolicy {
         Self {
             look_every: Checkpointer::LOOK_EVERY,
             at_least_every: Checkpointer::AT_LEAST_EVERY,
-            wal_bytes: std::env::var("ZZ_WAL")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(Checkpointer::WAL_BYTES),
+            wal_bytes: Checkpointer::WAL_BYTES,
         }
     }
 }
