@@ -271,7 +271,8 @@ pub struct ServeArgs {
     no_wait: bool,
     /// Inject a fault: drop-after=N, malformed-at=K, unknown-at=K, unsubscribed-at=K,
     /// duplicate-at=K, out-of-order-at=K, correction-at=K, unclosed, rest-429=N, rest-418=N,
-    /// reject-order=N (Alpaca: the Nth order placed is refused).
+    /// reject-order=N (Alpaca: the Nth order placed is refused), rest-delay-ms=N (every
+    /// market-data REST answer N ms late), stream-delay-ms=N (each stream starts N ms late).
     #[arg(long)]
     fault: Vec<String>,
 }

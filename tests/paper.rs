@@ -250,6 +250,39 @@ async fn a_dropped_connection_reconnects_and_backfills_the_gap() {
     backtest_equals_session(&cfg, &journal, dir.path());
 }
 
+/// A stream behind a slow REST API: the backfill at connection, fetched symbol after symbol
+/// while the venue publishes, comes back with each symbol further ahead than the one before,
+/// and the stream delivers the rest a second later. Those timestamps are completed by the
+/// stream's bars, not released without them when a grace started by the REST bars runs out
+/// (before, they were: missing bars, then the stream's bars dropped as late; at full speed a
+/// session once ran seconds behind that way with most of its bars missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_filled_by_a_backfill_wait_for_the_stream() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = market(&dir.path().join("m"), 20, 390);
+    let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
+    // 20 symbols at 25 ms each: half a second of backfill, while about 350 timestamps are
+    // published; the stream starts 1.5 s after the connection.
+    spec.faults.rest_delay_ms = 25;
+    spec.faults.stream_delay_ms = 1500;
+    spec.speed = Some(60.0 * 700.0);
+    let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server");
+    let (journal, out) = (dir.path().join("j.sqlite"), dir.path().join("paper"));
+    let text = config_text(VenueKind::Binance, &server, &data, &journal, &out, "")
+        .replace("grace_ms = 3000", "grace_ms = 300");
+    let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");
+    let live = (data.timestamps.len() - HISTORY) as u64;
+    let res = session(&cfg, live).await;
+    let c = &res.counters;
+    assert!(c.backfilled_bars > 0, "the backfill came before the stream: {c:?}");
+    assert_eq!((c.missing_bars, c.late_bars), (0, 0), "{c:?}");
+    assert_eq!(journal_timestamps(&journal), data.timestamps, "no bar lost, none twice");
+    server.stop().await;
+    backtest_equals_session(&cfg, &journal, dir.path());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpaca_session_with_keys_corrections_and_a_missing_bar() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -492,6 +492,8 @@ journal = "{}"
             "session_seconds": seconds,
             "timestamps_per_second": out.counters.live_timestamps as f64 / seconds,
             "missing_bars": out.counters.missing_bars,
+            "late_bars": out.counters.late_bars,
+            "duplicate_bars": out.counters.duplicate_bars,
             "reconnects": out.counters.reconnects,
         }));
     }

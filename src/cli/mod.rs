@@ -524,6 +524,8 @@ pub fn parse_faults(list: &[String]) -> Result<kairos::loopback::Faults> {
             "rest-429" => f.rest_429 = n()?,
             "rest-418" => f.rest_418 = n()?,
             "reject-order" => f.reject_order = Some(n()?),
+            "rest-delay-ms" => f.rest_delay_ms = n()? as u64,
+            "stream-delay-ms" => f.stream_delay_ms = n()? as u64,
             "unclosed" => f.unclosed = true,
             _ => bail!("--fault {item}: unknown fault"),
         }

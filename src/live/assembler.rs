@@ -76,8 +76,8 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    /// For `n` symbols (instrument ids `0..n`), releasing at most `grace_nanos` after a
-    /// timestamp's first bar.
+    /// For `n` symbols (instrument ids `0..n`), releasing at most `grace_nanos` after the
+    /// stream reached a timestamp.
     pub fn new(n: usize, grace_nanos: i64) -> Self {
         Self {
             n,

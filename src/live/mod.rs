@@ -7,7 +7,7 @@
 //! | part | module | does |
 //! |---|---|---|
 //! | venue protocols | [`protocol`] | Binance kline streams and REST klines; Alpaca bars stream and REST bars: URLs, messages, parsing |
-//! | bar assembly | [`assembler`] | one timestamp's bars released together: when every symbol delivered, or `grace_ms` after the first; duplicates, late bars and missing symbols counted |
+//! | bar assembly | [`assembler`] | one timestamp's bars released together: when every symbol delivered, or `grace_ms` after the stream reached it; duplicates, late bars and missing symbols counted |
 //! | journal | [`journal`] | SQLite (bundled, WAL): every released bar, order and order event, committed before it is acted on |
 //! | feed task | [`client`] | replay of the journal, warm-up and gap backfill over REST, the WebSocket stream with reconnects (exponential backoff with jitter), `Retry-After` |
 //! | orders at Alpaca | [`orders`] | `execution = "alpaca"`: `POST /v2/orders` (brackets included), fills from `trade_updates`, reconciliation at start |
@@ -188,7 +188,8 @@ pub struct LiveConfig {
     /// Bars of history per symbol run through the pipeline before the first live bar.
     #[serde(default = "default_warmup")]
     pub warmup_bars: usize,
-    /// How long after a timestamp's first bar the others may still come.
+    /// How long after the stream reached a timestamp (its first bar there, or a later one) the
+    /// others may still come.
     #[serde(default = "default_grace")]
     pub grace_ms: u64,
     /// The journal (SQLite). Default: `journal.sqlite` in `output.dir`.

@@ -58,6 +58,12 @@ pub struct Faults {
     pub rest_429: usize,
     /// Then answer the next N with HTTP 418 (banned for ignoring 429s) and `Retry-After: 1`.
     pub rest_418: usize,
+    /// A slow REST API: answer every market-data request this many milliseconds late (what it
+    /// serves is what is published when it answers).
+    pub rest_delay_ms: u64,
+    /// A stream behind the REST API: each connection sends nothing for this many milliseconds
+    /// after it is made, then what was published meanwhile, in order.
+    pub stream_delay_ms: u64,
     /// Leave this symbol's bar out of this timestamp (a symbol that is late for good).
     pub missing_at: Option<(usize, String)>,
     /// Alpaca trading: refuse the Nth order placed (1-based) with 403 "insufficient buying
@@ -390,6 +396,15 @@ impl Shared {
             .is_some_and(|(mk, s)| *mk == k && s == self.symbol(i))
     }
 
+    /// Waits out [`Faults::rest_delay_ms`].
+    async fn rest_delay(&self) {
+        let ms = self.spec.faults.rest_delay_ms;
+        if ms > 0 {
+            #[allow(clippy::disallowed_methods)] // a venue's own pace, never a backtest's
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+
     fn rest_gate(&self) -> Option<Response> {
         let n = self.stats.rest_requests.fetch_add(1, Ordering::AcqRel) as usize;
         let f = &self.spec.faults;
@@ -503,6 +518,7 @@ async fn binance_klines(
     State(sh): State<Arc<Shared>>,
     q: Result<Query<KlineQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    sh.rest_delay().await;
     if let Some(r) = sh.rest_gate() {
         return r;
     }
@@ -668,6 +684,7 @@ async fn alpaca_bars(
     headers: HeaderMap,
     q: Result<Query<BarsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    sh.rest_delay().await;
     if let Some(r) = sh.rest_gate() {
         return r;
     }
@@ -827,6 +844,10 @@ async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, 
     let mut rx = sh.tx.subscribe();
     if !wanted.is_empty() {
         sh.begin();
+    }
+    if sh.spec.faults.stream_delay_ms > 0 {
+        #[allow(clippy::disallowed_methods)] // a venue's own pace, never a backtest's
+        tokio::time::sleep(Duration::from_millis(sh.spec.faults.stream_delay_ms)).await;
     }
     let first_conn = !sh.dropped_once.load(Ordering::Acquire);
     let mut sent = 0usize;
