@@ -52,8 +52,8 @@ pub struct Ready {
 }
 
 struct Pending {
-    /// When the stream reached this timestamp (its grace starts there); `None` while only
-    /// history has filled it.
+    /// When the stream reached this timestamp (its grace starts there), on the reading clock
+    /// (time less the time paused before); `None` while only history has filled it.
     first_seen: Option<UnixNanos>,
     last_seen: UnixNanos,
     bars: Vec<Option<Bar>>,
@@ -73,6 +73,9 @@ pub struct Assembler {
     released: Vec<BTreeSet<UnixNanos>>,
     /// The latest time the stream has delivered a bar at.
     reached: Option<UnixNanos>,
+    /// Time spent not reading the venue (see [`Assembler::pause`]): the reading clock is
+    /// `now - paused`, and graces run on it.
+    paused: i64,
 }
 
 impl Assembler {
@@ -87,6 +90,7 @@ impl Assembler {
             pending: BTreeMap::new(),
             released: vec![BTreeSet::new(); n],
             reached: None,
+            paused: 0,
         }
     }
 
@@ -127,8 +131,9 @@ impl Assembler {
             return;
         }
         let from = self.reached.map_or(Unbounded, Excluded);
+        let reading = now - self.paused;
         for p in self.pending.range_mut((from, Included(ts))).map(|(_, p)| p) {
-            p.first_seen.get_or_insert(now);
+            p.first_seen.get_or_insert(reading);
         }
         self.reached = Some(ts);
     }
@@ -149,8 +154,9 @@ impl Assembler {
         }
         let n = self.n;
         let reached = self.reached.is_some_and(|r| ts <= r);
+        let reading = now - self.paused;
         let p = self.pending.entry(ts).or_insert_with(|| Pending {
-            first_seen: reached.then_some(now),
+            first_seen: reached.then_some(reading),
             last_seen: now,
             bars: vec![None; n],
             count: 0,
@@ -167,11 +173,12 @@ impl Assembler {
 
     /// The session did not read the venue for `nanos` (it waited for room in the pipeline): the
     /// bars it did not read may be waiting in the socket, so every pending timestamp's grace
-    /// is extended by that time. Grace measures the venue's delay, not the pipeline's.
+    /// is extended by that time. Grace measures the venue's delay, not the pipeline's. (Graces
+    /// run on a clock that stops while paused: one addition, however many timestamps wait; a
+    /// backfill ahead of the stream can leave thousands pending, and shifting each of them at
+    /// every push cost about a millisecond a timestamp.)
     pub fn pause(&mut self, nanos: i64) {
-        for f in self.pending.values_mut().filter_map(|p| p.first_seen.as_mut()) {
-            *f = f.saturating_add(nanos.max(0));
-        }
+        self.paused = self.paused.saturating_add(nanos.max(0));
     }
 
     /// When the oldest pending timestamp's grace ends (`None`: no grace is running for it, and
@@ -181,7 +188,7 @@ impl Assembler {
             .values()
             .next()
             .and_then(|p| p.first_seen)
-            .map(|f| f.saturating_add(self.grace))
+            .map(|f| f.saturating_add(self.grace).saturating_add(self.paused))
     }
 
     /// Releases, in time order, every timestamp that is ready at `now`.
@@ -190,7 +197,10 @@ impl Assembler {
         while let Some((&ts, p)) = self.pending.iter().next() {
             let settled =
                 p.count == self.n || (0..self.n).all(|i| p.bars[i].is_some() || self.newest[i].is_some_and(|t| t > ts));
-            if !settled && p.first_seen.is_none_or(|f| now < f.saturating_add(self.grace)) {
+            if !settled
+                && p.first_seen
+                    .is_none_or(|f| now - self.paused < f.saturating_add(self.grace))
+            {
                 break;
             }
             let Some(p) = self.pending.remove(&ts) else { break };
@@ -276,6 +286,11 @@ mod tests {
         assert_eq!(a.offer_s(bar(1, 60), 5300), Offer::Taken);
         let r = a.release(5300);
         assert_eq!((r[0].ts, r[0].missing, r[0].received), (60, 0, 5300));
+        // A timestamp the stream reaches after the pause has its plain grace.
+        a.offer_s(bar(0, 120), 7000);
+        assert_eq!(a.deadline(), Some(8000));
+        assert!(a.release(7999).is_empty());
+        assert_eq!(a.release(8000)[0].missing, 1);
     }
 
     #[test]
