@@ -13,9 +13,11 @@
 //! behind in its socket, has not delivered yet for the others. A grace started by the REST bars
 //! would run out while the client works through that backlog, and release those timestamps
 //! without the symbols the stream was about to deliver (and every timestamp after them, as the
-//! backlog grows: a session once ran seconds behind with most of its bars late). Bars at or before the last released
-//! timestamp are dropped and counted: as duplicates when that symbol's bar at that time was
-//! already taken, as late otherwise (the decision at that time is made; nothing is revised).
+//! backlog grows: a session once ran seconds behind with most of its bars late).
+//!
+//! Bars at or before the last released timestamp are dropped and counted: as duplicates when
+//! that symbol's bar at that time was already taken, as late otherwise (the decision at that
+//! time is made; nothing is revised).
 
 use crate::types::{Bar, UnixNanos};
 use std::collections::{BTreeMap, BTreeSet};
