@@ -56,7 +56,7 @@ impl Series {}
 /// A stored mantissa as a decimal, without `Decimal::new`'s checks (the loader chose `scale`
 /// at most 28, and the mantissa is an `i64`): this runs five times per bar of every replay.
 #[inline]
-pub(crate) fn exact(m: i64, scale: u32) -> Decimal {
+fn exact(m: i64, scale: u32) -> Decimal {
     let a = m.unsigned_abs();
     Decimal::from_parts(a as u32, (a >> 32) as u32, 0, m < 0, scale)
 }

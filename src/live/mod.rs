@@ -23,8 +23,9 @@
 //! The session's first timestamps are the last `warmup_bars` bars of history (REST); they run
 //! through the whole pipeline as a backtest over them would, so the first live decision is the
 //! one a backtest over the same bars makes. Every released timestamp is journaled, committed
-//! with its step's orders before they reach a venue (see [`journal`]); after a crash, the journal's bars are replayed through the same actors (which must
-//! decide exactly the journaled orders, or the start stops), then the gap is backfilled over
+//! with its step's orders before they reach a venue (see [`journal`]); after a crash, the
+//! journal's bars are replayed through the same actors (which must decide exactly the
+//! journaled orders, or the start stops), then the gap is backfilled over
 //! REST and the stream resumes. `kairos paper export` writes the journal's bars as a data set
 //! that a backtest reads, with byte-identical orders and fills.
 
