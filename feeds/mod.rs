@@ -481,12 +481,16 @@ fn assemble(
         series.push(s);
     }
     report.rows_kept = series.iter().map(Series::len).sum();
-    MarketData {
+    let data = MarketData {
         instruments,
         series,
         timestamps,
         daily: all_dates,
         report,
         universe: None,
-    }
+        tape: Default::default(),
+    };
+    // The time-ordered copy for replay, built here so that loading pays for it.
+    data.tape();
+    data
 }

@@ -3,6 +3,9 @@
 
 mod cli;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use kairos::config::{Config, Overrides};

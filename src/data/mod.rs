@@ -1,13 +1,16 @@
 //! The in-memory market: a compact column store of validated bars, one series per symbol.
 //!
 //! Prices are kept as `i64` mantissas with one decimal scale per instrument, so 500 symbols x
-//! 2,520 days fit in about 55 MB; the feed turns one timestamp at a time into [`Bar`]s.
+//! 2,520 days fit in about 55 MB; a second copy in time order (the [`Tape`], as much again) is
+//! what the feed turns into [`Bar`]s, one timestamp at a time.
 
 mod replay;
 pub mod synth;
+mod tape;
 pub mod universe;
 
 pub use replay::ReplayCursor;
+pub use tape::{Tape, TapeCell};
 
 use crate::types::{Bar, Decimal, Instrument, InstrumentId, UnixNanos};
 use serde::{Deserialize, Serialize};
@@ -96,6 +99,10 @@ pub struct MarketData {
     pub report: LoadReport,
     /// Membership per instrument and step when `data.universe` is set (see [`universe`]).
     pub universe: Option<std::sync::Arc<universe::UniverseMask>>,
+    /// The bars in time order, for replay ([`MarketData::tape`]); `TapeCell::default()` when
+    /// building a market by hand. The series must not change once it is built (a clone starts
+    /// without it).
+    pub tape: TapeCell,
 }
 
 impl MarketData {
@@ -107,6 +114,12 @@ impl MarketData {
     /// Looks up an instrument by symbol.
     pub fn instrument_by_symbol(&self, symbol: &str) -> Option<&Instrument> {
         self.instruments.iter().find(|i| i.symbol == symbol)
+    }
+
+    /// The bars in time order (built on first use from [`MarketData::series`]; the loaders
+    /// build it as they finish).
+    pub fn tape(&self) -> &Tape {
+        self.tape.get_or_build(&self.series, self.timestamps.len())
     }
 
     /// The bar of series `i` at position `k` of that series.

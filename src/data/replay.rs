@@ -1,59 +1,29 @@
 //! Replay of a loaded market, one timestamp at a time: the synchronous core of the historical
 //! feed, also used to stream a whole market through the feature library without actors.
 //!
-//! The column store keeps each symbol's bars apart (six arrays per symbol); a timestamp's bars
-//! sit in every one of them. Gathering them one timestamp at a time reads thousands of arrays
-//! at once, which no hardware prefetcher follows (it cost about 80 ns a bar at 500 symbols).
-//! Bars are therefore built a block of steps at a time (about [`BLOCK_BARS`] bars): each
-//! symbol's arrays are read in order over the block's steps, from where the previous block
-//! left them (no search), and each bar is written once, with its sequence number, into its
-//! timestamp's event (at 500 x 2520, single-threaded: about 37 ns a bar, against about 46 for
-//! the same blocks found by binary search and numbered in a second pass).
+//! It reads the market's [`Tape`](super::Tape) (its bars already in time order) front to back,
+//! so a timestamp's bars are one contiguous run of one array; each bar is built once, with its
+//! sequence number (its place on the tape), into its timestamp's event.
 
 use super::MarketData;
 use crate::clock::{Clock, SimulatedClock};
 use crate::events::MarketEvent;
-use std::collections::VecDeque;
+use crate::types::{Bar, InstrumentId};
 use std::sync::Arc;
 
-/// About this many bars are built at a time (at least one timestamp).
-pub const BLOCK_BARS: usize = 16_384;
-
-/// Steps per block for a market of `symbols` series.
-fn block_steps(symbols: usize) -> usize {
-    (BLOCK_BARS / symbols.max(1)).max(1)
-}
-
-/// Turns the column store into time-ordered batches of bars, on the caller's thread.
+/// Turns the market's tape into time-ordered batches of bars, on the caller's thread.
 pub struct ReplayCursor {
     data: Arc<MarketData>,
     clock: SimulatedClock,
     next_step: usize,
-    block_steps: usize,
-    ready: VecDeque<MarketEvent>,
-    /// Per series, the position of its first bar not yet built into an event.
-    pos: Vec<usize>,
-    /// Sequence number of the next bar built.
-    seq: u64,
-    /// Scratch: per series, the position past its bars in the block being built.
-    past: Vec<usize>,
-    /// Scratch: per step of the block, its number of bars, then its first sequence number.
-    counts: Vec<u64>,
 }
 
 impl ReplayCursor {
     pub fn new(data: Arc<MarketData>, clock: SimulatedClock) -> Self {
-        let n = data.series.len();
         Self {
-            block_steps: block_steps(n),
             data,
             clock,
             next_step: 0,
-            ready: VecDeque::new(),
-            pos: vec![0; n],
-            seq: 0,
-            past: vec![0; n],
-            counts: Vec::new(),
         }
     }
 
@@ -62,70 +32,43 @@ impl ReplayCursor {
         self.data.timestamps.len() - self.next_step
     }
 
-    /// The next timestamp's bars; advances the simulated clock to its close.
+    /// The next timestamp's bars, in instrument order, numbered on from the bars before, `last`
+    /// on the market's last timestamp; advances the simulated clock to its close.
     pub fn next_event(&mut self) -> Option<MarketEvent> {
-        if self.ready.is_empty() {
-            self.build_block();
-        }
-        let ev = self.ready.pop_front()?;
-        self.next_step += 1;
-        Some(stamp(&self.clock, ev))
-    }
-
-    /// Builds the events of the next block of steps into `ready`: each timestamp's bars in
-    /// instrument order, stamped `ts_init = ts_event` (a replay's clock is the data's), numbered
-    /// on from the bars before, `last` on the market's last timestamp. Each series is read in
-    /// order from where the previous block left it (no search), and each bar is written once,
-    /// with its sequence number, into its timestamp's event.
-    fn build_block(&mut self) {
         let data = &*self.data;
-        let start = self.next_step + self.ready.len();
-        let end = (start + self.block_steps).min(data.timestamps.len());
-        if start >= end {
-            return;
-        }
-        let steps = end - start;
-        let step_end = end as u32;
-        // Count each step's bars and find where each series' block ends.
-        self.counts.clear();
-        self.counts.resize(steps, 0);
-        for (s, (&k0, past)) in data.series.iter().zip(self.pos.iter().zip(self.past.iter_mut())) {
-            let rest = &s.step[k0..];
-            let n = rest.iter().take_while(|&&st| st < step_end).count();
-            for &st in &rest[..n] {
-                self.counts[st as usize - start] += 1;
-            }
-            *past = k0 + n;
-        }
-        // Each event's capacity is its count; then `counts` turns into first sequence numbers.
-        let mut events = Vec::with_capacity(steps);
-        let mut seq = self.seq;
-        for (j, c) in self.counts.iter_mut().enumerate() {
-            let ts = data.timestamps[start + j];
-            events.push(MarketEvent {
-                step: (start + j) as u64,
-                ts_event: ts,
-                ts_init: ts,
-                last: start + j + 1 == data.timestamps.len(),
-                in_flight: 0,
-                bars: Vec::with_capacity(*c as usize),
-            });
-            let first = seq;
-            seq += *c;
-            *c = first;
-        }
-        // Symbols in order keep each step's bars sorted by instrument.
-        for (i, (s, (&k0, &k1))) in data.series.iter().zip(self.pos.iter().zip(&self.past)).enumerate() {
-            for (k, &st) in (k0..k1).zip(&s.step[k0..k1]) {
-                let j = st as usize - start;
-                let ev = &mut events[j];
-                let seq = self.counts[j] + ev.bars.len() as u64;
-                ev.bars.push(data.bar(i, k, ev.ts_event, ev.ts_event, seq));
-            }
-        }
-        std::mem::swap(&mut self.pos, &mut self.past);
-        self.seq = seq;
-        self.ready.extend(events);
+        let t = self.next_step;
+        let &ts = data.timestamps.get(t)?;
+        let (ids, values, first) = data.tape().step(t);
+        let bars = ids
+            .iter()
+            .zip(values)
+            .zip(first as u64..)
+            .map(|((&i, v), seq)| {
+                let s = &data.series[i as usize];
+                let (ps, vs) = (s.price_scale, s.volume_scale);
+                Bar {
+                    instrument_id: InstrumentId(i),
+                    open: super::exact(v[0], ps),
+                    high: super::exact(v[1], ps),
+                    low: super::exact(v[2], ps),
+                    close: super::exact(v[3], ps),
+                    volume: super::exact(v[4], vs),
+                    ts_event: ts,
+                    ts_init: ts,
+                    seq,
+                }
+            })
+            .collect();
+        self.next_step += 1;
+        let ev = MarketEvent {
+            step: t as u64,
+            ts_event: ts,
+            ts_init: ts,
+            last: t + 1 == data.timestamps.len(),
+            in_flight: 0,
+            bars,
+        };
+        Some(stamp(&self.clock, ev))
     }
 }
 
@@ -183,17 +126,27 @@ mod tests {
             daily: false,
             report: Default::default(),
             universe: None,
+            tape: Default::default(),
         }
     }
 
-    /// The blocked transposition emits exactly the bars a direct gather would, in instrument
-    /// order, with global sequence numbers, whatever the block size.
+    /// The replay emits exactly the bars a direct gather would, in instrument order, with
+    /// global sequence numbers, whatever the tape's build blocks and threads.
     #[test]
-    fn blocks_emit_what_a_direct_gather_emits() {
-        let data = Arc::new(market());
-        for n in [1usize, 3, 16, 1000] {
+    fn the_replay_emits_what_a_direct_gather_emits() {
+        let base = market();
+        for (block, threads) in [(1usize, 1usize), (21, 2), (112, 3), (7000, 7), (7000, 1)] {
+            let data = Arc::new(MarketData {
+                tape: crate::data::TapeCell::with(crate::data::Tape::build_with(
+                    &base.series,
+                    base.timestamps.len(),
+                    block,
+                    threads,
+                )),
+                ..base.clone()
+            });
+            let n = (block, threads);
             let mut c = ReplayCursor::new(data.clone(), SimulatedClock::new(0));
-            c.block_steps = n;
             let mut seq = 0;
             let mut total = 0;
             for (step, &ts) in data.timestamps.iter().enumerate() {
@@ -205,7 +158,7 @@ mod tests {
                         seq += 1;
                     }
                 }
-                assert_eq!(ev.bars, want, "block of {n} steps, step {step}");
+                assert_eq!(ev.bars, want, "blocks and bars a thread {n:?}, step {step}");
                 assert_eq!(ev.last, step + 1 == data.timestamps.len());
                 assert_eq!(c.remaining(), data.timestamps.len() - step - 1);
                 total += ev.bars.len();
@@ -213,6 +166,24 @@ mod tests {
             assert!(c.next_event().is_none());
             assert_eq!(total, data.bar_count());
         }
+    }
+
+    /// A clone of a replayed market starts without its tape, so a clone changed afterwards (as
+    /// the look-ahead audit changes one) replays its own bars.
+    #[test]
+    fn a_changed_clone_replays_its_own_bars() {
+        let data = Arc::new(market());
+        let first = ReplayCursor::new(data.clone(), SimulatedClock::new(0))
+            .next_event()
+            .unwrap();
+        let mut other = (*data).clone();
+        other.series[0].close[0] += 1;
+        let again = ReplayCursor::new(Arc::new(other), SimulatedClock::new(0))
+            .next_event()
+            .unwrap();
+        let cent = crate::types::Decimal::new(1, data.series[0].price_scale);
+        assert_eq!(again.bars[0].close, first.bars[0].close + cent);
+        assert_eq!(again.bars[1..], first.bars[1..]);
     }
 
     /// A clock that starts after the data stamps the bars with its own time.

@@ -445,6 +445,7 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
         daily: false,
         report: Default::default(),
         universe: None,
+        tape: Default::default(),
     });
     let (strategy, model, features) = crate::backtest::pipeline_parts(cfg, &data)?;
     let latencies = opts.record_latency.then(|| Arc::new(Mutex::new(Vec::new())));
