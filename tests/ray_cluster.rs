@@ -32,14 +32,18 @@ fn a_sweep_and_a_walkforward_on_a_three_node_cluster_equal_the_local_runs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("tmp");
     let log = tmp.path().join("test_cluster.log");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch");
     let mut child = std::process::Command::new(&py)
         .arg(root.join("python/tests/test_cluster.py"))
         .arg(env!("CARGO_BIN_EXE_kairos"))
         .arg(tmp.path())
         .env("PYTHONPATH", root.join("python"))
         .env("RAY_USAGE_STATS_ENABLED", "0")
-        // Ray's session files (logs, sockets) go with the test's directory.
+        // Ray's session files (logs, sockets) and the workers' folders go with the test's
+        // directory.
         .env("RAY_TMPDIR", tmp.path())
+        .env("TMPDIR", &scratch)
         .stdout(std::fs::File::create(tmp.path().join("result.json")).expect("out"))
         .stderr(std::fs::File::create(&log).expect("log"))
         .process_group(0)

@@ -51,12 +51,15 @@ class KairosWorker:
         self.cwd = cwd if os.path.isdir(cwd) else self.tmp
         self.start_timeout = start_timeout
         self.proc = None
+        self.log = None
         self._start()
 
     def _start(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if getattr(self, "log", None) is not None:
+            self.log.close()
         self.log = open(os.path.join(self.tmp, "worker.log"), "ab")
         self.proc = subprocess.Popen(
             self.argv,
@@ -92,6 +95,23 @@ class KairosWorker:
                 return f.read()[-2000:].decode(errors="replace").strip()
         except OSError:
             return ""
+
+    def stop(self, timeout=10.0):
+        """Ends the ``kairos worker`` (its standard input closed, killed after ``timeout``)
+        and removes this actor's folder. An actor killed outright (SIGKILL, a lost node)
+        cannot; its folder is left in the node's temporary directory."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return True
 
     def info(self):
         return {
@@ -150,7 +170,12 @@ class Pool:
         self.infos = ray.get([a.info.remote() for a in self.actors], timeout=timeout)
         return self.infos
 
-    def close(self):
+    def close(self, timeout=30.0):
+        """Stops every worker (each removes its folder), then the actors."""
+        try:
+            ray.get([a.stop.remote() for a in self.actors], timeout=timeout)
+        except Exception:  # noqa: BLE001 - a dead actor: killed below all the same
+            pass
         for a in self.actors:
             try:
                 ray.kill(a)

@@ -17,6 +17,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import ray
@@ -115,7 +116,11 @@ def main():
             for m in (a, b):
                 m["config"].pop("output")
             assert a == b, f"{year}: model.json differs"
-        print("RESULT " + json.dumps({"sweep": r, "killed": killed, "bad": r2, "walkforward": r3}), flush=True)
+        # Every stopped worker removed its folder; only the killed one's can be left.
+        left_over = sorted(p.name for p in pathlib.Path(tempfile.gettempdir()).glob("kairos-worker-*"))
+        assert len(left_over) <= 1, f"worker folders left over: {left_over}"
+        print("RESULT " + json.dumps({"sweep": r, "killed": killed, "bad": r2, "walkforward": r3,
+                                      "worker_folders_left": len(left_over)}), flush=True)
     finally:
         if ray.is_initialized():
             ray.shutdown()
