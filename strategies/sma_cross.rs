@@ -28,10 +28,10 @@ impl Default for Params {
 /// over the last `fast` and `slow` closes. Exact integer sums give the sign of the SMA gap with
 /// no rounding (the float version's `1e-9` tolerance then only zeroes exact ties), at O(1) per
 /// bar. A symbol whose closes cannot be aligned on one scale in 128 bits falls back to fresh
-/// float sums.
+/// float sums. The rings of all symbols are one array in [`SmaCross`] (a symbol's state is then
+/// found without following a pointer: this runs for every bar).
 #[derive(Clone, Default)]
 struct SymbolState {
-    ring: Vec<i128>,
     head: usize,
     count: usize,
     scale: u32,
@@ -40,22 +40,29 @@ struct SymbolState {
     /// The float fallback: the last `slow` closes, newest last.
     float: Option<std::collections::VecDeque<f64>>,
     prev_d: Option<f64>,
+    /// `fast * slow * 10^scale` as `f64`, the final divisor of the gap (kept with `scale`).
+    denom: f64,
 }
 
 impl SymbolState {
-    /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in.
-    fn push(&mut self, close: Decimal, fast: usize, slow: usize) -> Option<f64> {
-        if self.ring.is_empty() {
-            self.ring = vec![0; slow];
-            self.scale = close.scale();
+    fn set_scale(&mut self, scale: u32, fast: usize, slow: usize) {
+        self.scale = scale;
+        self.denom = fast as f64 * slow as f64 * 10f64.powi(scale as i32);
+    }
+
+    /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in. `ring`
+    /// is this symbol's ring of the last `slow` closes.
+    fn push(&mut self, ring: &mut [i128], close: Decimal, fast: usize, slow: usize) -> Option<f64> {
+        if self.count == 0 {
+            self.set_scale(close.scale(), fast, slow);
         }
         self.count += 1;
-        if self.float.is_none() && !self.push_exact(close, fast, slow) {
+        if self.float.is_none() && !self.push_exact(ring, close, fast, slow) {
             let p = 10f64.powi(self.scale as i32);
             let mut closes = std::collections::VecDeque::with_capacity(slow + 1);
             let have = (self.count - 1).min(slow);
             for k in (1..=have).rev() {
-                closes.push_back(self.ring[(self.head + slow - k) % slow] as f64 / p);
+                closes.push_back(ring[(self.head + slow - k) % slow] as f64 / p);
             }
             self.float = Some(closes);
         }
@@ -75,24 +82,28 @@ impl SymbolState {
         }
         // (sum_fast / fast - sum_slow / slow) / 10^scale, exactly up to the final division.
         let num = self.sum_fast * slow as i128 - self.sum_slow * fast as i128;
-        // Through i64 when it fits: the same rounding, without i128's software conversion.
-        let num = i64::try_from(num).map_or_else(|_| num as f64, |v| v as f64);
-        Some(num / (fast as f64 * slow as f64 * 10f64.powi(self.scale as i32)))
+        // Through i64 when it fits: the same rounding, without i128's software conversion
+        // (kept out of line: the compiler would otherwise run it on every bar, in case).
+        let num = match i64::try_from(num) {
+            Ok(v) => v as f64,
+            Err(_) => wide_to_f64(num),
+        };
+        Some(num / self.denom)
     }
 
     /// The exact path; false when the values no longer fit.
-    fn push_exact(&mut self, close: Decimal, fast: usize, slow: usize) -> bool {
+    fn push_exact(&mut self, ring: &mut [i128], close: Decimal, fast: usize, slow: usize) -> bool {
         let mut m = close.mantissa();
         let s = close.scale();
         if s > self.scale {
             let f = 10i128.pow(s - self.scale);
-            let scaled: Option<Vec<i128>> = self.ring.iter().map(|v| v.checked_mul(f)).collect();
+            let scaled: Option<Vec<i128>> = ring.iter().map(|v| v.checked_mul(f)).collect();
             match (scaled, self.sum_fast.checked_mul(f), self.sum_slow.checked_mul(f)) {
                 (Some(r), Some(a), Some(b)) => {
-                    self.ring = r;
+                    ring.copy_from_slice(&r);
                     self.sum_fast = a;
                     self.sum_slow = b;
-                    self.scale = s;
+                    self.set_scale(s, fast, slow);
                 }
                 _ => return false,
             }
@@ -103,9 +114,11 @@ impl SymbolState {
             }
         }
         let n = self.count; // including this close
-        let leaving_slow = if n > slow { self.ring[self.head] } else { 0 };
+        let leaving_slow = if n > slow { ring[self.head] } else { 0 };
         let leaving_fast = if n > fast {
-            self.ring[(self.head + slow - fast) % slow]
+            // (head + slow - fast) mod slow, without a division.
+            let j = self.head + slow - fast;
+            ring[if j >= slow { j - slow } else { j }]
         } else {
             0
         };
@@ -117,15 +130,24 @@ impl SymbolState {
         };
         self.sum_slow = ss;
         self.sum_fast = sf;
-        self.ring[self.head] = m;
+        ring[self.head] = m;
         self.head = if self.head + 1 == slow { 0 } else { self.head + 1 };
         true
     }
 }
 
+/// `v as f64`, a software routine for `i128`, out of the per-bar path.
+#[cold]
+#[inline(never)]
+fn wide_to_f64(v: i128) -> f64 {
+    v as f64
+}
+
 pub struct SmaCross {
     p: Params,
     state: Vec<SymbolState>,
+    /// Per symbol, its ring of the last `slow` closes (symbol `i` at `i * slow`).
+    rings: Vec<i128>,
 }
 
 impl SmaCross {
@@ -138,7 +160,11 @@ impl SmaCross {
                 p.fast, p.slow
             )));
         }
-        Ok(Self { p, state: Vec::new() })
+        Ok(Self {
+            p,
+            state: Vec::new(),
+            rings: Vec::new(),
+        })
     }
 }
 
@@ -151,17 +177,18 @@ impl Strategy for SmaCross {
         let (fast, slow) = (self.p.fast, self.p.slow);
         if self.state.len() < ctx.instruments().len() {
             self.state.resize(ctx.instruments().len(), SymbolState::default());
+            self.rings.resize(ctx.instruments().len() * slow, 0);
         }
         let n = Decimal::from(ctx.tradable_count().max(1));
-        let equity = ctx.equity();
         let mut orders = Vec::new();
         for bar in bars {
             let inst = &ctx.instruments()[bar.instrument_id.index()];
             if !inst.tradable {
                 continue;
             }
-            let s = &mut self.state[bar.instrument_id.index()];
-            let Some(mut d) = s.push(bar.close, fast, slow) else {
+            let i = bar.instrument_id.index();
+            let s = &mut self.state[i];
+            let Some(mut d) = s.push(&mut self.rings[i * slow..(i + 1) * slow], bar.close, fast, slow) else {
                 continue;
             };
             if d.abs() < 1e-9 {
@@ -170,7 +197,8 @@ impl Strategy for SmaCross {
             if let Some(prev) = s.prev_d {
                 let qty = ctx.position(bar.instrument_id).quantity;
                 if prev <= 0.0 && d > 0.0 && qty.is_zero() && ctx.in_universe(bar.instrument_id) {
-                    let buy = whole_lots(equity / n / bar.close, inst.lot_size);
+                    // The context computes equity once a step, on first asking.
+                    let buy = whole_lots(ctx.equity() / n / bar.close, inst.lot_size);
                     if buy > Decimal::ZERO {
                         orders.push(OrderRequest::market(bar.instrument_id, Side::Buy, buy));
                     }

@@ -47,6 +47,67 @@ pub fn borrow_fee(short_value: Decimal, rate: Decimal, nanos: i64) -> Decimal {
     short_value * rate * Decimal::from(nanos) / YEAR_NANOS
 }
 
+/// `(sum |q * p|, sum q * p)` over `(quantity, price)` pairs, exactly as `Decimal` arithmetic
+/// gives them (the same value and scale): in 128-bit fixed point while every product and
+/// running sum fits `Decimal`'s 96 bits (always, for share counts times prices), through
+/// `Decimal` otherwise. Run at every step by the portfolio and the
+/// strategy's view of it, over every open position.
+pub fn exposures(pairs: impl Iterator<Item = (Decimal, Decimal)> + Clone) -> (Decimal, Decimal) {
+    exposures_fixed(pairs.clone()).unwrap_or_else(|| exposures_decimal(pairs))
+}
+
+/// The reference: `Decimal` products and sums.
+fn exposures_decimal(pairs: impl Iterator<Item = (Decimal, Decimal)>) -> (Decimal, Decimal) {
+    let mut gross = Decimal::ZERO;
+    let mut net = Decimal::ZERO;
+    for (q, p) in pairs {
+        let v = q * p;
+        gross += v.abs();
+        net += v;
+    }
+    (gross, net)
+}
+
+/// The fast path, `None` wherever `Decimal` could round: a mantissa outside 64 bits, a
+/// product or a sum outside 96 bits, or a product's scale above 28. A product of `Decimal`s is
+/// exact at the sum of their scales and a sum exact at the larger scale, so the sums are kept at
+/// the largest product scale so far, as `Decimal` keeps them.
+fn exposures_fixed(pairs: impl Iterator<Item = (Decimal, Decimal)>) -> Option<(Decimal, Decimal)> {
+    const LIMIT: u128 = 1 << 96;
+    let fits = |v: i128| v.unsigned_abs() < LIMIT;
+    let (mut gross, mut net, mut scale) = (0i128, 0i128, 0u32);
+    for (q, p) in pairs {
+        let (Ok(qm), Ok(pm)) = (i64::try_from(q.mantissa()), i64::try_from(p.mantissa())) else {
+            return None;
+        };
+        let mut v = i128::from(qm) * i128::from(pm);
+        let s = q.scale() + p.scale();
+        if s > scale {
+            if s > 28 {
+                return None;
+            }
+            let f = 10i128.pow(s - scale);
+            gross = gross.checked_mul(f).filter(|&g| fits(g))?;
+            net = net.checked_mul(f).filter(|&n| fits(n))?;
+            scale = s;
+        } else if s < scale {
+            v = v.checked_mul(10i128.pow(scale - s))?;
+        }
+        if !fits(v) {
+            return None;
+        }
+        gross += v.abs();
+        net += v;
+        if !fits(gross) || !fits(net) {
+            return None;
+        }
+    }
+    Some((
+        Decimal::from_i128_with_scale(gross, scale),
+        Decimal::from_i128_with_scale(net, scale),
+    ))
+}
+
 impl Portfolio {
     /// An empty portfolio over `instruments` instruments.
     pub fn new(initial_cash: Decimal, instruments: usize) -> Self {
@@ -164,9 +225,7 @@ impl Portfolio {
 
     /// Value of the positions at the latest marks (signed).
     pub fn net_exposure(&self) -> Decimal {
-        self.open_positions()
-            .map(|p| p.quantity * self.last_price[p.instrument_id.index()])
-            .sum()
+        self.exposures().1
     }
 
     /// Sum of absolute position values.
@@ -176,14 +235,11 @@ impl Portfolio {
 
     /// `(gross, net)` exposure in one pass over the open positions.
     pub fn exposures(&self) -> (Decimal, Decimal) {
-        let mut gross = Decimal::ZERO;
-        let mut net = Decimal::ZERO;
-        for p in self.open_positions() {
-            let v = p.quantity * self.last_price[p.instrument_id.index()];
-            gross += v.abs();
-            net += v;
-        }
-        (gross, net)
+        exposures(
+            self.open
+                .iter()
+                .map(|id| (self.positions[id.index()].quantity, self.last_price[id.index()])),
+        )
     }
 
     /// Cash plus the value of positions at the latest marks.
@@ -201,5 +257,63 @@ impl Portfolio {
         self.open_positions()
             .map(|p| p.unrealized_pnl(self.last_price[p.instrument_id.index()]))
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The text, sign and scale of a decimal: what an output would show.
+    fn shown(d: Decimal) -> (String, u32, bool) {
+        (d.to_string(), d.scale(), d.is_sign_negative())
+    }
+
+    fn decimal(m: i64, scale: u32) -> Decimal {
+        Decimal::new(m, scale)
+    }
+
+    proptest! {
+        /// The fixed-point sums are the `Decimal` sums, to the scale and sign, over share counts
+        /// and prices at mixed scales, positions that cancel, and mantissas near 96 bits (where
+        /// the fixed path hands over to `Decimal`).
+        #[test]
+        fn exposures_match_decimal_arithmetic(
+            pairs in prop::collection::vec(
+                ((-1_000_000i64..1_000_000, 0u32..4), (1i64..100_000_000, 0u32..9)),
+                0..40,
+            ),
+            cancel in any::<bool>(),
+            huge in prop::option::of((1i64..i64::MAX, 10u32..20)),
+        ) {
+            let mut v: Vec<(Decimal, Decimal)> =
+                pairs.iter().map(|&((q, qs), (p, ps))| (decimal(q, qs), decimal(p, ps))).collect();
+            if cancel {
+                let mirrored: Vec<_> = v.iter().map(|&(q, p)| (-q, p)).collect();
+                v.extend(mirrored);
+            }
+            if let Some((m, s)) = huge {
+                v.push((decimal(m, 0), decimal(m, s)));
+            }
+            let want = exposures_decimal(v.iter().copied());
+            let got = exposures(v.iter().copied());
+            prop_assert_eq!(shown(got.0), shown(want.0));
+            prop_assert_eq!(shown(got.1), shown(want.1));
+        }
+    }
+
+    /// Products past 96 bits or scale 28 take the `Decimal` path (which rounds them).
+    #[test]
+    fn the_fixed_path_declines_what_decimal_would_round() {
+        let big = Decimal::from_i128_with_scale(1 << 90, 0);
+        assert!(exposures_fixed([(big, big)].into_iter()).is_none());
+        let fine = Decimal::new(1, 20);
+        assert!(exposures_fixed([(fine, fine)].into_iter()).is_none());
+        let (g, n) = exposures_fixed([(Decimal::new(-3, 0), Decimal::new(1250, 2))].into_iter()).unwrap();
+        assert_eq!(
+            (shown(g), shown(n)),
+            (shown(Decimal::new(3750, 2)), shown(Decimal::new(-3750, 2)))
+        );
     }
 }
