@@ -38,14 +38,15 @@ impl ReplayCursor {
         let data = &*self.data;
         let t = self.next_step;
         let &ts = data.timestamps.get(t)?;
-        let (ids, values, first) = data.tape().step(t);
+        let tape = data.tape();
+        let (ids, values, first) = tape.step(t);
+        let scales = tape.scales();
         let bars = ids
             .iter()
             .zip(values)
             .zip(first as u64..)
             .map(|((&i, v), seq)| {
-                let s = &data.series[i as usize];
-                let (ps, vs) = (s.price_scale, s.volume_scale);
+                let [ps, vs] = scales[i as usize];
                 Bar {
                     instrument_id: InstrumentId(i),
                     open: super::exact(v[0], ps),

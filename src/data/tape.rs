@@ -29,6 +29,9 @@ pub struct Tape {
     series: Vec<u32>,
     /// Per bar, the open, high, low, close and volume mantissas (at the series' scales).
     values: Vec<[i64; 5]>,
+    /// Per series, its price and volume scales (a few kilobytes, where the series themselves
+    /// would be a cache miss a bar).
+    scales: Vec<[u32; 2]>,
 }
 
 impl Tape {
@@ -82,11 +85,19 @@ impl Tape {
                 scope.spawn(move || gather(series, t0, starts, block_bars, ids_part, values_part));
             }
         });
+        let scales = series.iter().map(|s| [s.price_scale, s.volume_scale]).collect();
         Self {
             starts,
             series: ids,
             values,
+            scales,
         }
+    }
+
+    /// Per series, its price and volume scales.
+    #[inline]
+    pub fn scales(&self) -> &[[u32; 2]] {
+        &self.scales
     }
 
     /// Number of steps.

@@ -150,14 +150,24 @@ impl Line<'_> {
 /// line. Decimals are printed without trailing zeros, as in the CSV files, so that a price is
 /// written the same whether the bar came as `94.4` from a venue or as `94.40` from a file.
 fn write_event_line(out: &mut Vec<u8>, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
-    let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
+    write_event_prefix(out, step, phase, date)?;
+    write_event_body(out, ev)
+}
+
+/// The start of every line of one execution report: step, phase and date.
+fn write_event_prefix(out: &mut Vec<u8>, step: u64, phase: &str, date: &str) -> std::io::Result<()> {
     Line(out)
         .s("{\"step\":")
         .int(step)
         .s(",\"phase\":\"")
         .s(phase)
         .s("\",\"date\":");
-    text(out, date)?;
+    serde_json::to_writer(out, date).map_err(std::io::Error::other)
+}
+
+/// The rest of a line of `events.jsonl`: the event, and the line's end.
+fn write_event_body(out: &mut Vec<u8>, ev: &OrderEvent) -> std::io::Result<()> {
+    let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).map_err(std::io::Error::other);
     match ev {
         OrderEvent::Submitted(e) => {
             let r = &e.request;
@@ -271,6 +281,8 @@ struct Writer {
     date: (UnixNanos, String),
     /// The line of `events.jsonl` being built.
     line: Vec<u8>,
+    /// The start shared by the lines of the report being written.
+    prefix: Vec<u8>,
 }
 
 impl Writer {
@@ -291,10 +303,16 @@ impl Writer {
                 };
                 let ts = report.market.ts_event;
                 self.date(ts);
+                // The report's lines share their start: formatted once.
+                self.prefix.clear();
+                if self.events.is_some() && !report.events.is_empty() {
+                    write_event_prefix(&mut self.prefix, report.step, phase, &self.date.1)?;
+                }
                 for ev in &report.events {
                     if let Some(out) = self.events.as_mut() {
                         self.line.clear();
-                        write_event_line(&mut self.line, report.step, phase, &self.date.1, ev)?;
+                        self.line.extend_from_slice(&self.prefix);
+                        write_event_body(&mut self.line, ev)?;
                         out.write_all(&self.line)?;
                     }
                     if let OrderEvent::Filled(f) = ev {
@@ -390,6 +408,7 @@ impl OutputSink {
             symbols,
             date: (0, String::new()),
             line: Vec::with_capacity(512),
+            prefix: Vec::with_capacity(64),
         };
         let (tx, rx) = bounded::<Record>(4096);
         let handle = std::thread::Builder::new()
