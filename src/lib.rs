@@ -54,8 +54,8 @@
 //! ## Data
 //! [`feeds`] loads per-symbol CSV directories, long CSV/Parquet tables and Parquet catalogs with
 //! row-level validation (and reference series from other files, [`feeds::Reference`]); [`data`]
-//! keeps them as a compact column store; [`data::synth`] makes a
-//! seeded synthetic market. Built-in strategies live in [`strategies`].
+//! keeps them as a compact column store per symbol, plus the same bars in time order for replay
+//! ([`data::Tape`], built as loading ends); [`data::synth`] makes a seeded synthetic market. Built-in strategies live in [`strategies`].
 //!
 //! ## Models and research
 //! [`model`] is the inference runtime: the artifact format, the networks, the scaler, the

@@ -149,6 +149,9 @@ impl Line<'_> {
 /// without its per-string escaping scan on the numbers and fixed names that make up almost every
 /// line. Decimals are printed without trailing zeros, as in the CSV files, so that a price is
 /// written the same whether the bar came as `94.4` from a venue or as `94.40` from a file.
+/// (The writer formats a report's shared start once: [`write_event_prefix`], then
+/// [`write_event_body`] for each of its events; this whole line is what the tests compare.)
+#[cfg(test)]
 fn write_event_line(out: &mut Vec<u8>, step: u64, phase: &str, date: &str, ev: &OrderEvent) -> std::io::Result<()> {
     write_event_prefix(out, step, phase, date)?;
     write_event_body(out, ev)
