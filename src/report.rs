@@ -507,10 +507,10 @@ fn cell(key: &str, value: &serde_json::Value, shown: &str) -> String {
 }
 
 /// `kairos report`: a sweep's page ([`write_sweep`] over `metric`) for a directory with
-/// `sweep.csv` and no `summary.json`, else a run's ([`write`]).
+/// `sweep.csv` and no `summary.json`, else a run's ([`write()`]).
 ///
 /// # Errors
-/// As [`write`] and [`write_sweep`].
+/// As [`write()`] and [`write_sweep`].
 pub fn write_dir(dir: &Path, opts: Options, metric: &str) -> Result<PathBuf, ReportError> {
     if !dir.join("summary.json").exists() && dir.join("sweep.csv").exists() {
         write_sweep(dir, metric)
