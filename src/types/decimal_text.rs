@@ -10,16 +10,32 @@ const MAX_LEN: usize = 64;
 /// `d` as `Display` prints it (its scale kept: `94.40`; `-0` for a negative zero), written
 /// into `buf`; returns the text.
 pub fn decimal_str(d: Decimal, buf: &mut [u8; MAX_LEN]) -> &str {
-    let m = d.mantissa();
-    let scale = d.scale() as usize;
+    let n = write_text(
+        d.is_sign_negative(),
+        d.mantissa().unsigned_abs(),
+        d.scale() as usize,
+        buf,
+    );
+    // ASCII by construction; the check never fails.
+    std::str::from_utf8(&buf[..n]).unwrap_or("0")
+}
+
+/// The text of `[-]m / 10^scale` with `scale` digits after the point, written into `buf`;
+/// returns its length. Mantissas within 64 bits (nearly all) are formatted as `u64`, which is
+/// much cheaper than `u128`.
+fn write_text(negative: bool, m: u128, scale: usize, buf: &mut [u8; MAX_LEN]) -> usize {
     let mut ibuf = itoa::Buffer::new();
-    let digits = ibuf.format(m.unsigned_abs()).as_bytes();
+    let digits = match u64::try_from(m) {
+        Ok(v) => ibuf.format(v),
+        Err(_) => ibuf.format(m),
+    }
+    .as_bytes();
     let mut n = 0;
     let mut put = |b: &[u8]| {
         buf[n..n + b.len()].copy_from_slice(b);
         n += b.len();
     };
-    if d.is_sign_negative() {
+    if negative {
         put(b"-");
     }
     if scale == 0 {
@@ -36,8 +52,7 @@ pub fn decimal_str(d: Decimal, buf: &mut [u8; MAX_LEN]) -> &str {
         }
         put(digits);
     }
-    // ASCII by construction; the check never fails.
-    std::str::from_utf8(&buf[..n]).unwrap_or("0")
+    n
 }
 
 /// Appends `d` as `Display` prints it.
@@ -45,9 +60,27 @@ pub fn push_decimal(out: &mut String, d: Decimal) {
     out.push_str(decimal_str(d, &mut [0; MAX_LEN]));
 }
 
-/// Appends `d` as `Display` prints it normalized (no trailing zeros, `0` for a negative zero).
+/// Appends `d` as `Display` prints it normalized (no trailing zeros, `0` for a negative zero):
+/// trailing zeros stripped in `u64` arithmetic when the mantissa fits, by `Decimal::normalize`
+/// otherwise.
 pub fn push_normalized(out: &mut Vec<u8>, d: Decimal) {
-    out.extend_from_slice(decimal_str(d.normalize(), &mut [0; MAX_LEN]).as_bytes());
+    let (m, scale) = match u64::try_from(d.mantissa().unsigned_abs()) {
+        Ok(mut v) => {
+            let mut scale = d.scale();
+            while scale > 0 && v % 10 == 0 {
+                v /= 10;
+                scale -= 1;
+            }
+            (u128::from(v), scale)
+        }
+        Err(_) => {
+            let n = d.normalize();
+            (n.mantissa().unsigned_abs(), n.scale())
+        }
+    };
+    let mut buf = [0; MAX_LEN];
+    let n = write_text(d.is_sign_negative() && m != 0, m, scale as usize, &mut buf);
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// Decimals for tests of printers: signs (negative zeros included), zero at every scale,
