@@ -31,10 +31,48 @@ impl Bar {
     }
 }
 
-/// The bar of `id` in a batch of one timestamp's bars, sorted by instrument.
+/// The bar of `id` in a batch of one timestamp's bars, sorted by instrument (each at most once).
+///
+/// Ids count from 0, so `id`'s bar is at index `id` or before, and exactly there when every
+/// instrument has a bar: that one place is tried first (a binary search touches about nine bars,
+/// each a cache miss when the batch was built on another core).
 #[inline]
 pub fn find_bar(bars: &[Bar], id: InstrumentId) -> Option<&Bar> {
-    bars.binary_search_by_key(&id, |b| b.instrument_id)
-        .ok()
-        .map(|i| &bars[i])
+    let head = &bars[..bars.len().min(id.index() + 1)];
+    match head.last() {
+        Some(b) if b.instrument_id == id => Some(b),
+        _ => head
+            .binary_search_by_key(&id, |b| b.instrument_id)
+            .ok()
+            .map(|i| &head[i]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever instruments a batch lacks, `find_bar` finds what a linear search finds.
+    #[test]
+    fn find_bar_agrees_with_a_linear_search() {
+        let bar = |i: u32| Bar {
+            instrument_id: InstrumentId(i),
+            open: Decimal::ONE,
+            high: Decimal::ONE,
+            low: Decimal::ONE,
+            close: Decimal::from(i),
+            volume: Decimal::ONE,
+            ts_event: 0,
+            ts_init: 0,
+            seq: u64::from(i),
+        };
+        for holes in [0u32, 1, 2, 3, 5, 7] {
+            let bars: Vec<Bar> = (0..40u32).filter(|i| holes == 0 || i % holes != 1).map(bar).collect();
+            for id in 0..45u32 {
+                let want = bars.iter().find(|b| b.instrument_id.0 == id);
+                assert_eq!(find_bar(&bars, InstrumentId(id)), want, "holes every {holes}, id {id}");
+            }
+        }
+        assert!(find_bar(&[], InstrumentId(0)).is_none());
+    }
 }
