@@ -212,7 +212,10 @@ impl Portfolio {
         if was_flat && !after.is_zero() {
             self.open.push(fill.instrument_id);
         } else if after.is_zero() {
-            self.open.retain(|id| *id != fill.instrument_id);
+            // Each instrument is listed once: remove it where it is, keeping the order.
+            if let Some(k) = self.open.iter().position(|id| *id == fill.instrument_id) {
+                self.open.remove(k);
+            }
         }
     }
 
