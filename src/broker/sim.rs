@@ -574,11 +574,13 @@ impl BrokerSim {
                 self.prev_close[b.instrument_id.index()] = Some(b.close);
             }
         } else {
-            // Only what equity-fraction sizing needs: the held names' last closes.
-            for b in bars {
-                let i = b.instrument_id.index();
-                if !self.held[i].is_zero() {
-                    self.prev_close[i] = Some(b.close);
+            // Only what equity-fraction sizing needs: the held names' last closes, looked up
+            // by name, so that the batch's other bars are not read (this runs every bar).
+            for (i, q) in self.held.iter().enumerate() {
+                if !q.is_zero() {
+                    if let Some(b) = find_bar(bars, crate::types::InstrumentId(i as u32)) {
+                        self.prev_close[i] = Some(b.close);
+                    }
                 }
             }
         }
