@@ -126,17 +126,24 @@ impl MarketData {
     #[inline]
     pub fn bar(&self, i: usize, k: usize, ts_event: UnixNanos, ts_init: UnixNanos, seq: u64) -> Bar {
         let s = &self.series[i];
-        let ps = s.price_scale;
-        Bar {
-            instrument_id: InstrumentId(i as u32),
-            open: exact(s.open[k], ps),
-            high: exact(s.high[k], ps),
-            low: exact(s.low[k], ps),
-            close: exact(s.close[k], ps),
-            volume: exact(s.volume[k], s.volume_scale),
-            ts_event,
-            ts_init,
-            seq,
-        }
+        let v = [s.open[k], s.high[k], s.low[k], s.close[k], s.volume[k]];
+        stored_bar(i as u32, &v, [s.price_scale, s.volume_scale], ts_event, ts_init, seq)
+    }
+}
+
+/// A bar of series `i` from its stored open, high, low, close and volume mantissas at the
+/// series' price and volume scales: how both the column store and the tape become [`Bar`]s.
+#[inline]
+fn stored_bar(i: u32, v: &[i64; 5], [ps, vs]: [u32; 2], ts_event: UnixNanos, ts_init: UnixNanos, seq: u64) -> Bar {
+    Bar {
+        instrument_id: InstrumentId(i),
+        open: exact(v[0], ps),
+        high: exact(v[1], ps),
+        low: exact(v[2], ps),
+        close: exact(v[3], ps),
+        volume: exact(v[4], vs),
+        ts_event,
+        ts_init,
+        seq,
     }
 }

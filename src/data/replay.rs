@@ -8,7 +8,6 @@
 use super::MarketData;
 use crate::clock::{Clock, SimulatedClock};
 use crate::events::MarketEvent;
-use crate::types::{Bar, InstrumentId};
 use std::sync::Arc;
 
 /// Turns the market's tape into time-ordered batches of bars, on the caller's thread.
@@ -45,20 +44,7 @@ impl ReplayCursor {
             .iter()
             .zip(values)
             .zip(first as u64..)
-            .map(|((&i, v), seq)| {
-                let [ps, vs] = scales[i as usize];
-                Bar {
-                    instrument_id: InstrumentId(i),
-                    open: super::exact(v[0], ps),
-                    high: super::exact(v[1], ps),
-                    low: super::exact(v[2], ps),
-                    close: super::exact(v[3], ps),
-                    volume: super::exact(v[4], vs),
-                    ts_event: ts,
-                    ts_init: ts,
-                    seq,
-                }
-            })
+            .map(|((&i, v), seq)| super::stored_bar(i, v, scales[i as usize], ts, ts, seq))
             .collect();
         self.next_step += 1;
         let ev = MarketEvent {

@@ -186,10 +186,13 @@ impl Assembler {
     /// When the oldest pending timestamp's grace ends (`None`: no grace is running for it, and
     /// none of the later ones can be released before it).
     pub fn deadline(&self) -> Option<UnixNanos> {
-        self.pending
-            .values()
-            .next()
-            .and_then(|p| p.first_seen)
+        self.pending.values().next().and_then(|p| self.grace_end(p))
+    }
+
+    /// When `p`'s grace ends, in time (the reading clock's end plus the time paused); `None`
+    /// while the stream has not reached it.
+    fn grace_end(&self, p: &Pending) -> Option<UnixNanos> {
+        p.first_seen
             .map(|f| f.saturating_add(self.grace).saturating_add(self.paused))
     }
 
@@ -199,10 +202,7 @@ impl Assembler {
         while let Some((&ts, p)) = self.pending.iter().next() {
             let settled =
                 p.count == self.n || (0..self.n).all(|i| p.bars[i].is_some() || self.newest[i].is_some_and(|t| t > ts));
-            if !settled
-                && p.first_seen
-                    .is_none_or(|f| now - self.paused < f.saturating_add(self.grace))
-            {
+            if !settled && self.grace_end(p).is_none_or(|end| now < end) {
                 break;
             }
             let Some(p) = self.pending.remove(&ts) else { break };
