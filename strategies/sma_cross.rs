@@ -28,20 +28,38 @@ impl Default for Params {
 /// over the last `fast` and `slow` closes. Exact integer sums give the sign of the SMA gap with
 /// no rounding (the float version's `1e-9` tolerance then only zeroes exact ties), at O(1) per
 /// bar. A symbol whose closes cannot be aligned on one scale in 128 bits falls back to fresh
-/// float sums. The rings of all symbols are one array in [`SmaCross`] (a symbol's state is then
-/// found without following a pointer: this runs for every bar).
-#[derive(Clone, Default)]
+/// float sums. This runs for every bar, so a symbol's state is one cache line: the rings of all
+/// symbols are one array in [`SmaCross`], and the rare float fallback lives beside them.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
 struct SymbolState {
-    head: usize,
-    count: usize,
-    scale: u32,
     sum_fast: i128,
     sum_slow: i128,
-    /// The float fallback: the last `slow` closes, newest last.
-    float: Option<std::collections::VecDeque<f64>>,
-    prev_d: Option<f64>,
     /// `fast * slow * 10^scale` as `f64`, the final divisor of the gap (kept with `scale`).
     denom: f64,
+    /// The previous gap; NaN before the first.
+    prev_d: f64,
+    head: u32,
+    /// Closes seen, saturating (only compared with `slow`).
+    count: u32,
+    scale: u32,
+    /// The symbol runs on the float fallback ([`SmaCross`]'s `floats`).
+    float: bool,
+}
+
+impl Default for SymbolState {
+    fn default() -> Self {
+        Self {
+            sum_fast: 0,
+            sum_slow: 0,
+            denom: 0.0,
+            prev_d: f64::NAN,
+            head: 0,
+            count: 0,
+            scale: 0,
+            float: false,
+        }
+    }
 }
 
 impl SymbolState {
@@ -51,33 +69,42 @@ impl SymbolState {
     }
 
     /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in. `ring`
-    /// is this symbol's ring of the last `slow` closes.
-    fn push(&mut self, ring: &mut [i128], close: Decimal, fast: usize, slow: usize) -> Option<f64> {
+    /// is this symbol's ring of the last `slow` closes, `floats` its float fallback.
+    fn push(
+        &mut self,
+        ring: &mut [i128],
+        floats: &mut Option<std::collections::VecDeque<f64>>,
+        close: Decimal,
+        fast: usize,
+        slow: usize,
+    ) -> Option<f64> {
         if self.count == 0 {
             self.set_scale(close.scale(), fast, slow);
         }
-        self.count += 1;
-        if self.float.is_none() && !self.push_exact(ring, close, fast, slow) {
+        self.count = self.count.saturating_add(1);
+        if !self.float && !self.push_exact(ring, close, fast, slow) {
             let p = 10f64.powi(self.scale as i32);
             let mut closes = std::collections::VecDeque::with_capacity(slow + 1);
-            let have = (self.count - 1).min(slow);
+            let have = (self.count as usize - 1).min(slow);
             for k in (1..=have).rev() {
-                closes.push_back(ring[(self.head + slow - k) % slow] as f64 / p);
+                closes.push_back(ring[(self.head as usize + slow - k) % slow] as f64 / p);
             }
-            self.float = Some(closes);
+            *floats = Some(closes);
+            self.float = true;
         }
-        if let Some(closes) = self.float.as_mut() {
+        if self.float {
+            let closes = floats.get_or_insert_with(Default::default);
             closes.push_back(dec_to_f64(close));
             if closes.len() > slow {
                 closes.pop_front();
             }
-            if self.count < slow {
+            if (self.count as usize) < slow {
                 return None;
             }
             let sum = |n: usize| closes.iter().rev().take(n).sum::<f64>();
             return Some(sum(fast) / fast as f64 - sum(slow) / slow as f64);
         }
-        if self.count < slow {
+        if (self.count as usize) < slow {
             return None;
         }
         // (sum_fast / fast - sum_slow / slow) / 10^scale, exactly up to the final division.
@@ -113,11 +140,12 @@ impl SymbolState {
                 None => return false,
             }
         }
-        let n = self.count; // including this close
-        let leaving_slow = if n > slow { ring[self.head] } else { 0 };
+        let n = self.count as usize; // including this close
+        let head = self.head as usize;
+        let leaving_slow = if n > slow { ring[head] } else { 0 };
         let leaving_fast = if n > fast {
             // (head + slow - fast) mod slow, without a division.
-            let j = self.head + slow - fast;
+            let j = head + slow - fast;
             ring[if j >= slow { j - slow } else { j }]
         } else {
             0
@@ -130,8 +158,8 @@ impl SymbolState {
         };
         self.sum_slow = ss;
         self.sum_fast = sf;
-        ring[self.head] = m;
-        self.head = if self.head + 1 == slow { 0 } else { self.head + 1 };
+        ring[head] = m;
+        self.head = if head + 1 == slow { 0 } else { self.head + 1 };
         true
     }
 }
@@ -148,6 +176,12 @@ pub struct SmaCross {
     state: Vec<SymbolState>,
     /// Per symbol, its ring of the last `slow` closes (symbol `i` at `i * slow`).
     rings: Vec<i128>,
+    /// Per symbol, its float fallback (used only when its closes stop fitting).
+    floats: Vec<Option<std::collections::VecDeque<f64>>>,
+    /// Per symbol, whether it can be traded (the instruments' flag, read once).
+    tradable: Vec<bool>,
+    /// `N`, the number of tradable symbols.
+    n: Decimal,
 }
 
 impl SmaCross {
@@ -164,6 +198,9 @@ impl SmaCross {
             p,
             state: Vec::new(),
             rings: Vec::new(),
+            floats: Vec::new(),
+            tradable: Vec::new(),
+            n: Decimal::ONE,
         })
     }
 }
@@ -175,39 +212,121 @@ impl Strategy for SmaCross {
 
     fn on_bars(&mut self, bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
         let (fast, slow) = (self.p.fast, self.p.slow);
-        if self.state.len() < ctx.instruments().len() {
-            self.state.resize(ctx.instruments().len(), SymbolState::default());
-            self.rings.resize(ctx.instruments().len() * slow, 0);
+        let instruments = ctx.instruments();
+        if self.tradable.len() != instruments.len() {
+            self.tradable = instruments.iter().map(|i| i.tradable).collect();
+            self.n = Decimal::from(ctx.tradable_count().max(1));
+            self.state.resize(instruments.len(), SymbolState::default());
+            self.rings.resize(instruments.len() * slow, 0);
+            self.floats.resize(instruments.len(), None);
         }
-        let n = Decimal::from(ctx.tradable_count().max(1));
         let mut orders = Vec::new();
         for bar in bars {
-            let inst = &ctx.instruments()[bar.instrument_id.index()];
-            if !inst.tradable {
+            let i = bar.instrument_id.index();
+            if !self.tradable[i] {
                 continue;
             }
-            let i = bar.instrument_id.index();
             let s = &mut self.state[i];
-            let Some(mut d) = s.push(&mut self.rings[i * slow..(i + 1) * slow], bar.close, fast, slow) else {
+            let ring = &mut self.rings[i * slow..(i + 1) * slow];
+            let Some(mut d) = s.push(ring, &mut self.floats[i], bar.close, fast, slow) else {
                 continue;
             };
             if d.abs() < 1e-9 {
                 d = 0.0;
             }
-            if let Some(prev) = s.prev_d {
+            let prev = std::mem::replace(&mut s.prev_d, d);
+            // A comparison with NaN (no previous gap) is false: no cross.
+            if prev <= 0.0 && d > 0.0 {
                 let qty = ctx.position(bar.instrument_id).quantity;
-                if prev <= 0.0 && d > 0.0 && qty.is_zero() && ctx.in_universe(bar.instrument_id) {
+                if qty.is_zero() && ctx.in_universe(bar.instrument_id) {
                     // The context computes equity once a step, on first asking.
-                    let buy = whole_lots(ctx.equity() / n / bar.close, inst.lot_size);
+                    let buy = whole_lots(ctx.equity() / self.n / bar.close, instruments[i].lot_size);
                     if buy > Decimal::ZERO {
                         orders.push(OrderRequest::market(bar.instrument_id, Side::Buy, buy));
                     }
-                } else if prev >= 0.0 && d < 0.0 && qty > Decimal::ZERO {
+                }
+            } else if prev >= 0.0 && d < 0.0 {
+                let qty = ctx.position(bar.instrument_id).quantity;
+                if qty > Decimal::ZERO {
                     orders.push(OrderRequest::market(bar.instrument_id, Side::Sell, qty));
                 }
             }
-            s.prev_d = Some(d);
         }
         orders
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::prelude::FromPrimitive;
+
+    /// The float reference: the SMA gap over the last closes, newest last.
+    fn float_gap(closes: &[f64], fast: usize, slow: usize) -> Option<f64> {
+        if closes.len() < slow {
+            return None;
+        }
+        let sma = |n: usize| closes[closes.len() - n..].iter().sum::<f64>() / n as f64;
+        Some(sma(fast) - sma(slow))
+    }
+
+    fn run(closes: &[Decimal], fast: usize, slow: usize) -> (Vec<Option<f64>>, bool) {
+        let mut s = SymbolState::default();
+        let mut ring = vec![0i128; slow];
+        let mut floats = None;
+        let gaps = closes
+            .iter()
+            .map(|&c| s.push(&mut ring, &mut floats, c, fast, slow))
+            .collect();
+        (gaps, s.float)
+    }
+
+    #[test]
+    fn the_state_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<SymbolState>(), 64);
+        assert_eq!(std::mem::align_of::<SymbolState>(), 64);
+    }
+
+    #[test]
+    fn exact_gaps_follow_the_float_reference_across_scales() {
+        // Closes whose decimals grow and shrink: the ring is rescaled on the way.
+        let mut closes = Vec::new();
+        for k in 0..200u32 {
+            let scale = [0, 2, 1, 4, 3][(k % 5) as usize] + u32::from(k > 100);
+            let m = 10_000 + i64::from((k * 7919) % 613) - 300;
+            closes.push(Decimal::new(m * 10i64.pow(scale), scale) + Decimal::new(i64::from(k % 9), scale));
+        }
+        let (fast, slow) = (3, 7);
+        let (gaps, float) = run(&closes, fast, slow);
+        assert!(!float, "these closes fit the exact path");
+        let f: Vec<f64> = closes.iter().map(|c| dec_to_f64(*c)).collect();
+        for (t, g) in gaps.iter().enumerate() {
+            let want = float_gap(&f[..=t], fast, slow);
+            match (g, want) {
+                (None, None) => {}
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9 * w.abs().max(1.0), "step {t}: {g} vs {w}"),
+                _ => panic!("step {t}: {g:?} vs {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn closes_that_cannot_share_a_scale_fall_back_to_floats() {
+        // Whole closes of 2e10, then one with 28 decimals: 2e10 x 10^28 does not fit 128 bits.
+        let mut closes: Vec<Decimal> = (0..10).map(|k| Decimal::from(20_000_000_000i64 + k)).collect();
+        closes.push(Decimal::from_f64(1.5).unwrap() + Decimal::new(1, 28));
+        closes.extend((0..10).map(|k| Decimal::from(100 + k)));
+        let (fast, slow) = (2, 5);
+        let (gaps, float) = run(&closes, fast, slow);
+        assert!(float, "the fallback was taken");
+        let f: Vec<f64> = closes.iter().map(|c| dec_to_f64(*c)).collect();
+        for (t, g) in gaps.iter().enumerate() {
+            let want = float_gap(&f[..=t], fast, slow);
+            match (g, want) {
+                (None, None) => {}
+                (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "step {t}: {g} vs {w}"),
+                _ => panic!("step {t}: {g:?} vs {want:?}"),
+            }
+        }
     }
 }
