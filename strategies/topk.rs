@@ -18,7 +18,6 @@ use super::StrategyError;
 use crate::strategy::{Strategy, StrategyContext};
 use crate::types::{Bar, Decimal, InstrumentId, OrderRequest, Side};
 use serde::Deserialize;
-use std::collections::VecDeque;
 
 /// `[strategy.params]` of `topk`.
 #[derive(Clone, Debug, Deserialize)]
@@ -57,9 +56,56 @@ impl Default for Params {
     }
 }
 
+/// The last `cap` closes of every symbol in one flat array (symbol `i`'s ring at `i * cap`):
+/// a bar's close is stored without following a pointer.
+#[derive(Default)]
+struct Closes {
+    cap: usize,
+    values: Vec<f64>,
+    /// Per symbol: where its oldest close is, and how many it has (at most `cap`).
+    ends: Vec<(u32, u32)>,
+}
+
+impl Closes {
+    fn new(symbols: usize, cap: usize) -> Self {
+        Self {
+            cap,
+            values: vec![0.0; symbols * cap],
+            ends: vec![(0, 0); symbols],
+        }
+    }
+
+    /// Appends symbol `i`'s newest close, dropping its oldest when full.
+    fn push(&mut self, i: usize, v: f64) {
+        let (head, len) = &mut self.ends[i];
+        let (h, l) = (*head as usize, *len as usize);
+        let ring = &mut self.values[i * self.cap..(i + 1) * self.cap];
+        if l == self.cap {
+            ring[h] = v;
+            *head = if h + 1 == self.cap { 0 } else { *head + 1 };
+        } else {
+            ring[(h + l) % self.cap] = v;
+            *len += 1;
+        }
+    }
+
+    /// `(oldest, newest)` of symbol `i` once it has `cap` closes.
+    fn full_ends(&self, i: usize) -> Option<(f64, f64)> {
+        let (head, len) = self.ends[i];
+        if len as usize != self.cap {
+            return None;
+        }
+        let ring = &self.values[i * self.cap..(i + 1) * self.cap];
+        let h = head as usize;
+        Some((ring[h], ring[if h == 0 { self.cap - 1 } else { h - 1 }]))
+    }
+}
+
 pub struct TopK {
     p: Params,
-    history: Vec<VecDeque<f64>>,
+    history: Closes,
+    /// Per symbol, whether it can be traded (the instruments' flag, read once).
+    tradable: Vec<bool>,
     /// Scratch buffers reused across bars.
     ranked: Vec<(f64, InstrumentId)>,
     rank: Vec<usize>,
@@ -92,7 +138,8 @@ impl TopK {
         }
         Ok(Self {
             p,
-            history: Vec::new(),
+            history: Closes::default(),
+            tradable: Vec::new(),
             ranked: Vec::new(),
             rank: Vec::new(),
             stopped: Vec::new(),
@@ -107,19 +154,17 @@ impl Strategy for TopK {
 
     fn on_bars(&mut self, bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
         let n = ctx.instruments().len();
-        if self.history.len() < n {
-            self.history.resize(n, VecDeque::new());
+        let lb = self.p.lookback;
+        if self.tradable.len() != n {
+            self.tradable = ctx.instruments().iter().map(|i| i.tradable).collect();
+            self.history = Closes::new(n, lb + 1);
             self.rank.resize(n, usize::MAX);
             self.stopped.resize(n, false);
         }
-        let lb = self.p.lookback;
         for bar in bars {
-            if ctx.instruments()[bar.instrument_id.index()].tradable {
-                let h = &mut self.history[bar.instrument_id.index()];
-                if h.len() == lb + 1 {
-                    h.pop_front();
-                }
-                h.push_back(bar.close_f64());
+            let i = bar.instrument_id.index();
+            if self.tradable[i] {
+                self.history.push(i, bar.close_f64());
             }
         }
         let bar_of = |id: InstrumentId| crate::types::find_bar(bars, id);
@@ -153,10 +198,7 @@ impl Strategy for TopK {
             match (self.p.signal, ctx.scores()) {
                 (Signal::Model, Some(scores)) => {
                     for &(id, score) in &scores.scores {
-                        if ctx.instruments()[id.index()].tradable
-                            && ctx.in_universe(id)
-                            && bar_of(id).is_some()
-                            && score.is_finite()
+                        if self.tradable[id.index()] && ctx.in_universe(id) && bar_of(id).is_some() && score.is_finite()
                         {
                             self.ranked.push((score, id));
                         }
@@ -165,12 +207,11 @@ impl Strategy for TopK {
                 (Signal::Model, None) => {}
                 (Signal::Momentum, _) => {
                     for bar in bars {
-                        let h = &self.history[bar.instrument_id.index()];
-                        if ctx.instruments()[bar.instrument_id.index()].tradable
-                            && ctx.in_universe(bar.instrument_id)
-                            && h.len() == lb + 1
-                        {
-                            self.ranked.push((h[lb] / h[0] - 1.0, bar.instrument_id));
+                        let i = bar.instrument_id.index();
+                        if self.tradable[i] && ctx.in_universe(bar.instrument_id) {
+                            if let Some((oldest, newest)) = self.history.full_ends(i) {
+                                self.ranked.push((newest / oldest - 1.0, bar.instrument_id));
+                            }
                         }
                     }
                 }
@@ -228,5 +269,33 @@ impl Strategy for TopK {
         exits.extend(sells);
         exits.extend(buys);
         exits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn closes_keep_each_symbols_last_values_as_a_deque_would() {
+        let (symbols, cap) = (4, 3);
+        let mut c = Closes::new(symbols, cap);
+        let mut want: Vec<VecDeque<f64>> = vec![VecDeque::new(); symbols];
+        for k in 0..40u32 {
+            // Symbols receive closes at different rates (some bars are missing).
+            let i = ((k * 7) % 5) as usize % symbols;
+            let v = f64::from(k) + 0.5;
+            c.push(i, v);
+            let d = &mut want[i];
+            if d.len() == cap {
+                d.pop_front();
+            }
+            d.push_back(v);
+            for (j, d) in want.iter().enumerate() {
+                let expect = (d.len() == cap).then(|| (d[0], d[cap - 1]));
+                assert_eq!(c.full_ends(j), expect, "symbol {j} after close {k}");
+            }
+        }
     }
 }
