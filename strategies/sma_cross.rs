@@ -72,7 +72,7 @@ impl SymbolState {
     /// is this symbol's ring of the last `slow` closes, `floats` its float fallback.
     fn push(
         &mut self,
-        ring: &mut [i128],
+        mut ring: Ring<'_>,
         floats: &mut Option<std::collections::VecDeque<f64>>,
         close: Decimal,
         fast: usize,
@@ -82,12 +82,12 @@ impl SymbolState {
             self.set_scale(close.scale(), fast, slow);
         }
         self.count = self.count.saturating_add(1);
-        if !self.float && !self.push_exact(ring, close, fast, slow) {
+        if !self.float && !self.push_exact(&mut ring, close, fast, slow) {
             let p = 10f64.powi(self.scale as i32);
             let mut closes = std::collections::VecDeque::with_capacity(slow + 1);
             let have = (self.count as usize - 1).min(slow);
             for k in (1..=have).rev() {
-                closes.push_back(ring[(self.head as usize + slow - k) % slow] as f64 / p);
+                closes.push_back(ring.get((self.head as usize + slow - k) % slow) as f64 / p);
             }
             *floats = Some(closes);
             self.float = true;
@@ -119,15 +119,17 @@ impl SymbolState {
     }
 
     /// The exact path; false when the values no longer fit.
-    fn push_exact(&mut self, ring: &mut [i128], close: Decimal, fast: usize, slow: usize) -> bool {
+    fn push_exact(&mut self, ring: &mut Ring<'_>, close: Decimal, fast: usize, slow: usize) -> bool {
         let mut m = close.mantissa();
         let s = close.scale();
         if s > self.scale {
             let f = 10i128.pow(s - self.scale);
-            let scaled: Option<Vec<i128>> = ring.iter().map(|v| v.checked_mul(f)).collect();
+            let scaled: Option<Vec<i128>> = (0..slow).map(|k| ring.get(k).checked_mul(f)).collect();
             match (scaled, self.sum_fast.checked_mul(f), self.sum_slow.checked_mul(f)) {
                 (Some(r), Some(a), Some(b)) => {
-                    ring.copy_from_slice(&r);
+                    for (k, v) in r.into_iter().enumerate() {
+                        ring.set(k, v);
+                    }
                     self.sum_fast = a;
                     self.sum_slow = b;
                     self.set_scale(s, fast, slow);
@@ -142,11 +144,11 @@ impl SymbolState {
         }
         let n = self.count as usize; // including this close
         let head = self.head as usize;
-        let leaving_slow = if n > slow { ring[head] } else { 0 };
+        let leaving_slow = if n > slow { ring.get(head) } else { 0 };
         let leaving_fast = if n > fast {
             // (head + slow - fast) mod slow, without a division.
             let j = head + slow - fast;
-            ring[if j >= slow { j - slow } else { j }]
+            ring.get(if j >= slow { j - slow } else { j })
         } else {
             0
         };
@@ -158,9 +160,26 @@ impl SymbolState {
         };
         self.sum_slow = ss;
         self.sum_fast = sf;
-        ring[head] = m;
+        ring.set(head, m);
         self.head = if head + 1 == slow { 0 } else { self.head + 1 };
         true
+    }
+}
+
+/// One symbol's ring in [`SmaCross`]'s slot-major array: slot `k` at `k * stride + col`.
+struct Ring<'a> {
+    all: &'a mut [i128],
+    stride: usize,
+    col: usize,
+}
+
+impl Ring<'_> {
+    fn get(&self, k: usize) -> i128 {
+        self.all[k * self.stride + self.col]
+    }
+
+    fn set(&mut self, k: usize, v: i128) {
+        self.all[k * self.stride + self.col] = v;
     }
 }
 
@@ -174,7 +193,9 @@ fn wide_to_f64(v: i128) -> f64 {
 pub struct SmaCross {
     p: Params,
     state: Vec<SymbolState>,
-    /// Per symbol, its ring of the last `slow` closes (symbol `i` at `i * slow`).
+    /// The rings of the last `slow` closes, slot-major: slot `k` of symbol `i` at `k * N + i`
+    /// (`N` symbols). While every symbol has a bar at every timestamp their heads move together,
+    /// so a timestamp reads two contiguous rows instead of two lines of every symbol's ring.
     rings: Vec<i128>,
     /// Per symbol, its float fallback (used only when its closes stop fitting).
     floats: Vec<Option<std::collections::VecDeque<f64>>>,
@@ -214,11 +235,13 @@ impl Strategy for SmaCross {
         let (fast, slow) = (self.p.fast, self.p.slow);
         let instruments = ctx.instruments();
         if self.tradable.len() != instruments.len() {
+            // The first bars (the instruments are fixed for a run).
+            let n = instruments.len();
             self.tradable = instruments.iter().map(|i| i.tradable).collect();
             self.n = Decimal::from(ctx.tradable_count().max(1));
-            self.state.resize(instruments.len(), SymbolState::default());
-            self.rings.resize(instruments.len() * slow, 0);
-            self.floats.resize(instruments.len(), None);
+            self.state = vec![SymbolState::default(); n];
+            self.rings = vec![0; n * slow];
+            self.floats = vec![None; n];
         }
         let mut orders = Vec::new();
         for bar in bars {
@@ -227,7 +250,11 @@ impl Strategy for SmaCross {
                 continue;
             }
             let s = &mut self.state[i];
-            let ring = &mut self.rings[i * slow..(i + 1) * slow];
+            let ring = Ring {
+                all: &mut self.rings,
+                stride: self.tradable.len(),
+                col: i,
+            };
             let Some(mut d) = s.push(ring, &mut self.floats[i], bar.close, fast, slow) else {
                 continue;
             };
@@ -272,11 +299,18 @@ mod tests {
 
     fn run(closes: &[Decimal], fast: usize, slow: usize) -> (Vec<Option<f64>>, bool) {
         let mut s = SymbolState::default();
-        let mut ring = vec![0i128; slow];
+        let mut rings = vec![0i128; slow];
         let mut floats = None;
         let gaps = closes
             .iter()
-            .map(|&c| s.push(&mut ring, &mut floats, c, fast, slow))
+            .map(|&c| {
+                let ring = Ring {
+                    all: &mut rings,
+                    stride: 1,
+                    col: 0,
+                };
+                s.push(ring, &mut floats, c, fast, slow)
+            })
             .collect();
         (gaps, s.float)
     }
