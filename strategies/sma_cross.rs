@@ -37,8 +37,8 @@ struct SymbolState {
     sum_slow: i128,
     /// `fast * slow * 10^scale` as `f64`, the final divisor of the gap (kept with `scale`).
     denom: f64,
-    /// The previous gap; NaN before the first.
-    prev_d: f64,
+    /// The previous gap's class ([`classify`]); [`NO_GAP`] before the first.
+    prev: i8,
     head: u32,
     /// Closes seen, saturating (only compared with `slow`).
     count: u32,
@@ -53,7 +53,7 @@ impl Default for SymbolState {
             sum_fast: 0,
             sum_slow: 0,
             denom: 0.0,
-            prev_d: f64::NAN,
+            prev: NO_GAP,
             head: 0,
             count: 0,
             scale: 0,
@@ -68,8 +68,9 @@ impl SymbolState {
         self.denom = fast as f64 * slow as f64 * 10f64.powi(scale as i32);
     }
 
-    /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in. `ring`
-    /// is this symbol's ring of the last `slow` closes, `floats` its float fallback.
+    /// Adds a close; returns the gap `SMA_fast - SMA_slow` once `slow` closes are in, as a
+    /// numerator and a positive divisor (the division is left to [`classify`]). `ring` is
+    /// this symbol's ring of the last `slow` closes, `floats` its float fallback.
     fn push(
         &mut self,
         mut ring: Ring<'_>,
@@ -77,7 +78,7 @@ impl SymbolState {
         close: Decimal,
         fast: usize,
         slow: usize,
-    ) -> Option<f64> {
+    ) -> Option<(f64, f64)> {
         if self.count == 0 {
             self.set_scale(close.scale(), fast, slow);
         }
@@ -102,7 +103,7 @@ impl SymbolState {
                 return None;
             }
             let sum = |n: usize| closes.iter().rev().take(n).sum::<f64>();
-            return Some(sum(fast) / fast as f64 - sum(slow) / slow as f64);
+            return Some((sum(fast) / fast as f64 - sum(slow) / slow as f64, 1.0));
         }
         if (self.count as usize) < slow {
             return None;
@@ -115,7 +116,7 @@ impl SymbolState {
             Ok(v) => v as f64,
             Err(_) => wide_to_f64(num),
         };
-        Some(num / self.denom)
+        Some((num, self.denom))
     }
 
     /// The exact path; false when the values no longer fit.
@@ -163,6 +164,34 @@ impl SymbolState {
         ring.set(head, m);
         self.head = if head + 1 == slow { 0 } else { self.head + 1 };
         true
+    }
+}
+
+/// A gap's class when it is undefined (NaN) or not yet known.
+const NO_GAP: i8 = 2;
+
+/// The class of the gap `x / denom` (`denom > 0`): 1 above zero, -1 below, 0 when
+/// `|gap| < 1e-9` (SPEC.md's tie), [`NO_GAP`] for NaN. Exactly what dividing and comparing
+/// gives, but the division (the slowest step of a bar) is made only near the tolerance: when
+/// `|x| >= 2e-9 * denom`, the quotient is at least about `2e-9`, far from `1e-9`.
+#[inline]
+fn classify(x: f64, denom: f64) -> i8 {
+    if x.abs() >= denom * 2e-9 {
+        return if x > 0.0 { 1 } else { -1 };
+    }
+    classify_quotient(x / denom)
+}
+
+/// The class of a gap already divided.
+fn classify_quotient(d: f64) -> i8 {
+    if d.abs() < 1e-9 {
+        0
+    } else if d > 0.0 {
+        1
+    } else if d < 0.0 {
+        -1
+    } else {
+        NO_GAP
     }
 }
 
@@ -255,15 +284,13 @@ impl Strategy for SmaCross {
                 stride: self.tradable.len(),
                 col: i,
             };
-            let Some(mut d) = s.push(ring, &mut self.floats[i], bar.close, fast, slow) else {
+            let Some((x, denom)) = s.push(ring, &mut self.floats[i], bar.close, fast, slow) else {
                 continue;
             };
-            if d.abs() < 1e-9 {
-                d = 0.0;
-            }
-            let prev = std::mem::replace(&mut s.prev_d, d);
-            // A comparison with NaN (no previous gap) is false: no cross.
-            if prev <= 0.0 && d > 0.0 {
+            let d = classify(x, denom);
+            let prev = std::mem::replace(&mut s.prev, d);
+            // No previous gap (or an undefined one): no cross.
+            if d == 1 && (prev == 0 || prev == -1) {
                 let qty = ctx.position(bar.instrument_id).quantity;
                 if qty.is_zero() && ctx.in_universe(bar.instrument_id) {
                     // The context computes equity once a step, on first asking.
@@ -272,7 +299,7 @@ impl Strategy for SmaCross {
                         orders.push(OrderRequest::market(bar.instrument_id, Side::Buy, buy));
                     }
                 }
-            } else if prev >= 0.0 && d < 0.0 {
+            } else if d == -1 && (prev == 0 || prev == 1) {
                 let qty = ctx.position(bar.instrument_id).quantity;
                 if qty > Decimal::ZERO {
                     orders.push(OrderRequest::market(bar.instrument_id, Side::Sell, qty));
@@ -298,6 +325,7 @@ mod tests {
     }
 
     fn run(closes: &[Decimal], fast: usize, slow: usize) -> (Vec<Option<f64>>, bool) {
+        let gap = |(x, denom): (f64, f64)| x / denom;
         let mut s = SymbolState::default();
         let mut rings = vec![0i128; slow];
         let mut floats = None;
@@ -309,7 +337,7 @@ mod tests {
                     stride: 1,
                     col: 0,
                 };
-                s.push(ring, &mut floats, c, fast, slow)
+                s.push(ring, &mut floats, c, fast, slow).map(gap)
             })
             .collect();
         (gaps, s.float)
@@ -360,6 +388,54 @@ mod tests {
                 (None, None) => {}
                 (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "step {t}: {g} vs {w}"),
                 _ => panic!("step {t}: {g:?} vs {want:?}"),
+            }
+        }
+    }
+
+    /// `classify` gives what the division and the comparisons give, around the tolerance, at
+    /// zero, far from it, and for infinities and NaN.
+    #[test]
+    fn classify_is_the_divided_comparison() {
+        let naive = |x: f64, denom: f64| classify_quotient(x / denom);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut denoms: Vec<f64> = vec![2.0, 300.0, 3e4, 3e6, 3e10, 3e20, 3e30, 7.123456789e12];
+        for _ in 0..300 {
+            let m = 1.0 + (next() >> 11) as f64 / (1u64 << 53) as f64;
+            denoms.push(m * 10f64.powi((next() % 30) as i32));
+        }
+        for denom in denoms {
+            let edge = denom * 1e-9;
+            let mut xs = vec![
+                0.0,
+                -0.0,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                1.0,
+                -1.0,
+                1e300,
+                -1e300,
+            ];
+            for k in -64i64..=64 {
+                // Around the tolerance, ulp by ulp, on both sides and both signs.
+                for base in [edge, 2.0 * edge] {
+                    let v = f64::from_bits((base.to_bits() as i64 + k) as u64);
+                    xs.extend([v, -v]);
+                }
+            }
+            for _ in 0..2000 {
+                let scale = 10f64.powi((next() % 40) as i32 - 20);
+                let v = (next() >> 11) as f64 / (1u64 << 53) as f64 * edge * scale;
+                xs.extend([v, -v]);
+            }
+            for x in xs {
+                assert_eq!(classify(x, denom), naive(x, denom), "x {x:e} denom {denom:e}");
             }
         }
     }
