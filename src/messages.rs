@@ -48,6 +48,24 @@ pub enum FeatureMsg {
     Market(Arc<MarketEvent>),
 }
 
+/// Where the feature stage sends each timestamp's signals: the model stage, or, with no model
+/// configured, straight to the strategy (no stage that would only forward is spawned).
+pub enum SignalRoute {
+    Model(ActorRef<ModelMsg>),
+    Strategy(ActorRef<StrategyMsg>),
+}
+
+impl SignalRoute {
+    /// Sends one timestamp's signals on.
+    pub fn send(&self, ev: SignalEvent) -> Result<(), ractor::ActorProcessingErr> {
+        match self {
+            SignalRoute::Model(m) => m.send_message(ModelMsg::Features(ev))?,
+            SignalRoute::Strategy(s) => s.send_message(StrategyMsg::Signals(ev))?,
+        }
+        Ok(())
+    }
+}
+
 /// To the model-inference actor.
 pub enum ModelMsg {
     Features(SignalEvent),

@@ -1,5 +1,6 @@
 //! The feature actor: computes features for each timestamp with a [`FeatureEngine`] and passes
-//! the market event on to the model stage. With no feature set configured it only forwards.
+//! the market event on to the model stage (or straight to the strategy when the run has no
+//! model). With no feature set configured it only forwards.
 
 pub mod batch;
 pub mod indicators;
@@ -10,7 +11,7 @@ mod technical;
 pub use technical::{stream_market, TechnicalFeatures};
 
 use crate::events::{FeatureFrame, MarketEvent, SignalEvent};
-use crate::messages::{FeatureMsg, ModelMsg};
+use crate::messages::{FeatureMsg, SignalRoute};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
@@ -34,14 +35,15 @@ pub struct FeatureActor;
 /// The feature engine and where its output goes.
 pub struct FeatureArgs {
     pub engine: Box<dyn FeatureEngine>,
-    pub model: ActorRef<ModelMsg>,
+    /// The model stage, or the strategy when no model is configured.
+    pub next: SignalRoute,
     /// This actor's tracing span (inside its run's).
     pub span: tracing::Span,
 }
 
 pub struct FeatureState {
     engine: Box<dyn FeatureEngine>,
-    model: ActorRef<ModelMsg>,
+    next: SignalRoute,
     span: tracing::Span,
 }
 
@@ -53,7 +55,7 @@ impl Actor for FeatureActor {
     async fn pre_start(&self, _m: ActorRef<FeatureMsg>, args: FeatureArgs) -> Result<FeatureState, ActorProcessingErr> {
         Ok(FeatureState {
             engine: args.engine,
-            model: args.model,
+            next: args.next,
             span: args.span,
         })
     }
@@ -69,11 +71,11 @@ impl Actor for FeatureActor {
                 let _entered = state.span.enter();
                 tracing::trace!(step = market.step, "features");
                 let features = state.engine.update(&market).map(Arc::new);
-                state.model.send_message(ModelMsg::Features(SignalEvent {
+                state.next.send(SignalEvent {
                     market,
                     features,
                     scores: None,
-                }))?;
+                })?;
             }
         }
         Ok(())

@@ -194,7 +194,7 @@ impl NetRuntime {
 
 /// The model and where scores go.
 pub struct ModelArgs {
-    pub runtime: Option<ModelRuntime>,
+    pub runtime: ModelRuntime,
     pub strategy: ActorRef<StrategyMsg>,
     /// This actor's tracing span (inside its run's).
     pub span: tracing::Span,
@@ -203,7 +203,7 @@ pub struct ModelArgs {
 pub struct ModelActor;
 
 pub struct ModelState {
-    runtime: Option<ModelRuntime>,
+    runtime: ModelRuntime,
     strategy: ActorRef<StrategyMsg>,
     span: tracing::Span,
 }
@@ -232,11 +232,9 @@ impl Actor for ModelActor {
         async move {
             match msg {
                 ModelMsg::Features(mut ev) => {
-                    if let Some(rt) = state.runtime.as_mut() {
-                        let scores = rt.score(&ev).await?;
-                        tracing::debug!(step = ev.market.step, scored = scores.len(), "model scores");
-                        ev.scores = Some(Arc::new(Scores { scores }));
-                    }
+                    let scores = state.runtime.score(&ev).await?;
+                    tracing::debug!(step = ev.market.step, scored = scores.len(), "model scores");
+                    ev.scores = Some(Arc::new(Scores { scores }));
                     state.strategy.send_message(StrategyMsg::Signals(ev))?;
                 }
             }

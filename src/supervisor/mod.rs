@@ -16,7 +16,7 @@ use crate::broker::{BrokerActor, BrokerArgs, BrokerConfig, BrokerSim, ExecutionV
 use crate::data::MarketData;
 use crate::feature::{FeatureActor, FeatureArgs, FeatureEngine};
 use crate::feed::{FeedActor, FeedArgs, MarketSource};
-use crate::messages::{BrokerMsg, FeedMsg, PortfolioMsg, PushedBars};
+use crate::messages::{BrokerMsg, FeedMsg, PortfolioMsg, PushedBars, SignalRoute};
 use crate::model::{ModelActor, ModelArgs};
 use crate::output::{OutputSink, TimeFormat};
 use crate::portfolio::{PortfolioActor, PortfolioArgs, RunOutput, StatusHook};
@@ -59,7 +59,8 @@ pub struct RunSetup {
     pub venue: Venue,
     pub strategy: Box<dyn Strategy>,
     pub features: Box<dyn FeatureEngine>,
-    /// The model the model actor runs (`None`: it passes events through).
+    /// The model the model actor runs (`None`: no model stage; the features go straight to the
+    /// strategy).
     pub model: Option<crate::model::ModelRuntime>,
     pub initial_cash: Decimal,
     /// Maximum number of timestamps in flight (flow control).
@@ -181,23 +182,31 @@ impl Actor for SupervisorActor {
             sup.clone(),
         )
         .await?;
-        let (model, _) = Actor::spawn_linked(
-            name("model"),
-            ModelActor,
-            ModelArgs {
-                runtime: setup.model,
-                strategy: strategy.clone(),
-                span: span("model"),
-            },
-            sup.clone(),
-        )
-        .await?;
+        // The model stage exists when there is a model to run; without one the features go
+        // straight to the strategy (one hop less a timestamp, nothing else changes).
+        let next = match setup.model {
+            Some(runtime) => {
+                let (model, _) = Actor::spawn_linked(
+                    name("model"),
+                    ModelActor,
+                    ModelArgs {
+                        runtime,
+                        strategy: strategy.clone(),
+                        span: span("model"),
+                    },
+                    sup.clone(),
+                )
+                .await?;
+                SignalRoute::Model(model)
+            }
+            None => SignalRoute::Strategy(strategy.clone()),
+        };
         let (feature, _) = Actor::spawn_linked(
             name("feature"),
             FeatureActor,
             FeatureArgs {
                 engine: setup.features,
-                model,
+                next,
                 span: span("feature"),
             },
             sup.clone(),
