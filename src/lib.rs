@@ -28,8 +28,9 @@
 //! Every message type is in [`messages`], which depends only on [`types`] and [`events`]; no
 //! actor module imports another (a test reads the sources to hold that). [`supervisor`] spawns
 //! the actors back to front, handing each the typed [`ractor::ActorRef`]s of the actors it sends
-//! to (the model stage only when the run has a model: without one the feature actor sends
-//! straight to the strategy, [`messages::SignalRoute`]); the two backward edges (execution reports to the strategy, credits to the feed) are
+//! to (the feature and model stages only when the run computes features or has a model: a
+//! stage that would only forward is not spawned, [`messages::MarketRoute`],
+//! [`messages::SignalRoute`]); the two backward edges (execution reports to the strategy, credits to the feed) are
 //! subscriptions made before the feed starts. The two ends are chosen there and only there:
 //! [`supervisor::Feed`] (historical replay, or bars pushed through a channel: live feeds and
 //! tests) and [`supervisor::Venue`] (the broker simulator, or any other

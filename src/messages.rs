@@ -48,6 +48,28 @@ pub enum FeatureMsg {
     Market(Arc<MarketEvent>),
 }
 
+/// Where the feed sends each timestamp (besides the broker): the feature stage, or, with no
+/// feature set configured, the next stage directly as signals without features.
+pub enum MarketRoute {
+    Features(ActorRef<FeatureMsg>),
+    Signals(SignalRoute),
+}
+
+impl MarketRoute {
+    /// Sends one timestamp on.
+    pub fn send(&self, market: Arc<MarketEvent>) -> Result<(), ractor::ActorProcessingErr> {
+        match self {
+            MarketRoute::Features(f) => f.send_message(FeatureMsg::Market(market))?,
+            MarketRoute::Signals(next) => next.send(SignalEvent {
+                market,
+                features: None,
+                scores: None,
+            })?,
+        }
+        Ok(())
+    }
+}
+
 /// Where the feature stage sends each timestamp's signals: the model stage, or, with no model
 /// configured, straight to the strategy (no stage that would only forward is spawned).
 pub enum SignalRoute {

@@ -1,6 +1,7 @@
 //! The feature actor: computes features for each timestamp with a [`FeatureEngine`] and passes
 //! the market event on to the model stage (or straight to the strategy when the run has no
-//! model). With no feature set configured it only forwards.
+//! model). With no feature set configured ([`NoFeatures`]) it is not spawned: the feed sends
+//! straight to the next stage.
 
 pub mod batch;
 pub mod indicators;
@@ -19,6 +20,11 @@ use std::sync::Arc;
 pub trait FeatureEngine: Send {
     /// Updates with the bars of one timestamp and returns the features at that timestamp.
     fn update(&mut self, market: &MarketEvent) -> Option<FeatureFrame>;
+    /// False for an engine that never computes anything: the wiring then spawns no feature
+    /// stage for it.
+    fn computes(&self) -> bool {
+        true
+    }
 }
 
 /// No features: the stage forwards events unchanged.
@@ -27,6 +33,9 @@ pub struct NoFeatures;
 impl FeatureEngine for NoFeatures {
     fn update(&mut self, _market: &MarketEvent) -> Option<FeatureFrame> {
         None
+    }
+    fn computes(&self) -> bool {
+        false
     }
 }
 

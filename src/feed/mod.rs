@@ -16,7 +16,7 @@
 use crate::clock::SimulatedClock;
 use crate::data::{MarketData, ReplayCursor};
 use crate::events::MarketEvent;
-use crate::messages::{BrokerMsg, FeatureMsg, FeedMsg, PushedBars};
+use crate::messages::{BrokerMsg, FeedMsg, MarketRoute, PushedBars};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,7 +33,8 @@ pub enum MarketSource {
 pub struct FeedArgs {
     pub source: MarketSource,
     pub window: usize,
-    pub feature: ActorRef<FeatureMsg>,
+    /// The feature stage (or the next stage when the run computes no features).
+    pub next: MarketRoute,
     pub broker: ActorRef<BrokerMsg>,
     pub progress: Option<indicatif::ProgressBar>,
     /// This actor's tracing span (inside its run's).
@@ -53,7 +54,7 @@ enum Source {
 
 pub struct FeedState {
     source: Source,
-    feature: ActorRef<FeatureMsg>,
+    next: MarketRoute,
     broker: ActorRef<BrokerMsg>,
     window: usize,
     in_flight: usize,
@@ -79,7 +80,7 @@ impl FeedState {
         );
         let ev = Arc::new(ev);
         self.broker.send_message(BrokerMsg::Market(ev.clone()))?;
-        self.feature.send_message(FeatureMsg::Market(ev))?;
+        self.next.send(ev)?;
         self.in_flight += 1;
         self.emitted += 1;
         Ok(())
@@ -165,7 +166,7 @@ impl Actor for FeedActor {
         };
         Ok(FeedState {
             source,
-            feature: args.feature,
+            next: args.next,
             broker: args.broker,
             window: args.window.max(1),
             in_flight: 0,

@@ -16,7 +16,7 @@ use crate::broker::{BrokerActor, BrokerArgs, BrokerConfig, BrokerSim, ExecutionV
 use crate::data::MarketData;
 use crate::feature::{FeatureActor, FeatureArgs, FeatureEngine};
 use crate::feed::{FeedActor, FeedArgs, MarketSource};
-use crate::messages::{BrokerMsg, FeedMsg, PortfolioMsg, PushedBars, SignalRoute};
+use crate::messages::{BrokerMsg, FeedMsg, MarketRoute, PortfolioMsg, PushedBars, SignalRoute};
 use crate::model::{ModelActor, ModelArgs};
 use crate::output::{OutputSink, TimeFormat};
 use crate::portfolio::{PortfolioActor, PortfolioArgs, RunOutput, StatusHook};
@@ -201,17 +201,23 @@ impl Actor for SupervisorActor {
             }
             None => SignalRoute::Strategy(strategy.clone()),
         };
-        let (feature, _) = Actor::spawn_linked(
-            name("feature"),
-            FeatureActor,
-            FeatureArgs {
-                engine: setup.features,
-                next,
-                span: span("feature"),
-            },
-            sup.clone(),
-        )
-        .await?;
+        // Likewise the feature stage, when the run computes features.
+        let next = if setup.features.computes() {
+            let (feature, _) = Actor::spawn_linked(
+                name("feature"),
+                FeatureActor,
+                FeatureArgs {
+                    engine: setup.features,
+                    next,
+                    span: span("feature"),
+                },
+                sup.clone(),
+            )
+            .await?;
+            MarketRoute::Features(feature)
+        } else {
+            MarketRoute::Signals(next)
+        };
         let source = match setup.feed {
             Feed::Replay => MarketSource::Replay(data),
             Feed::Pushed(rx) => MarketSource::Pushed(rx),
@@ -222,7 +228,7 @@ impl Actor for SupervisorActor {
             FeedArgs {
                 source,
                 window: setup.window,
-                feature,
+                next,
                 broker: broker.clone(),
                 progress,
                 span: span("feed"),
