@@ -1,6 +1,8 @@
-//! The wiring: spawns the six pipeline actors linked to a supervisor, hands each the typed
+//! The wiring: spawns the pipeline actors linked to a supervisor, hands each the typed
 //! references of the actors it sends to, makes the two subscriptions, starts the feed, and ends
-//! the run when the portfolio hands over its result or any actor fails.
+//! the run when the portfolio hands over its result or any actor fails. The feature and model
+//! stages are spawned only when the run computes features or has a model; otherwise the stage
+//! before sends straight to the one after ([`MarketRoute`], [`SignalRoute`]).
 //!
 //! ```text
 //!   feed ──► feature ──► model ──► strategy ──orders──► broker ──reports──► portfolio
