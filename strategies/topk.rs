@@ -56,13 +56,14 @@ impl Default for Params {
     }
 }
 
-/// The last `cap` closes of every symbol in one flat array (symbol `i`'s ring at `i * cap`):
-/// a bar's close is stored without following a pointer.
+/// The last `cap` closes of every symbol in one flat array (symbol `i`'s ring at `i * cap`),
+/// each ring kept as [`crate::feature::indicators::Ring`] keeps its one: a bar's close is stored
+/// without following a pointer.
 #[derive(Default)]
 struct Closes {
     cap: usize,
     values: Vec<f64>,
-    /// Per symbol: where its oldest close is, and how many it has (at most `cap`).
+    /// Per symbol: where its next close goes (once full, its oldest), and how many it has.
     ends: Vec<(u32, u32)>,
 }
 
@@ -75,18 +76,13 @@ impl Closes {
         }
     }
 
-    /// Appends symbol `i`'s newest close, dropping its oldest when full.
+    /// Appends symbol `i`'s newest close, over its oldest when full.
     fn push(&mut self, i: usize, v: f64) {
         let (head, len) = &mut self.ends[i];
-        let (h, l) = (*head as usize, *len as usize);
-        let ring = &mut self.values[i * self.cap..(i + 1) * self.cap];
-        if l == self.cap {
-            ring[h] = v;
-            *head = if h + 1 == self.cap { 0 } else { *head + 1 };
-        } else {
-            ring[(h + l) % self.cap] = v;
-            *len += 1;
-        }
+        let h = *head as usize;
+        self.values[i * self.cap + h] = v;
+        *head = if h + 1 == self.cap { 0 } else { *head + 1 };
+        *len = (*len + 1).min(self.cap as u32);
     }
 
     /// `(oldest, newest)` of symbol `i` once it has `cap` closes.
