@@ -1,10 +1,11 @@
 //! No silent success on nothing, and sizes and ranges checked before they hurt: a training or
 //! walk-forward job with an empty split fails for every model kind; settings outside sane
 //! ranges are refused or warned about, naming the key; `data synth` checks sizes and names
-//! before allocating or writing; `kairos features` never writes over its input.
+//! before allocating or writing; `kairos features` never writes over its input; CI's shared
+//! build cache does not grow by a build of the package per run (`scripts/prune_target.sh`).
 
 use kairos::data::synth::{self, SynthSpec};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn kairos() -> Command {
@@ -151,4 +152,78 @@ fn features_never_write_over_their_input() {
     }
     assert_eq!(std::fs::read(&spy).expect("spy"), before);
     assert!(!d.join("features.csv").exists());
+}
+
+/// `scripts/prune_target.sh` (run by `.ci/run`) deletes the package's artifacts older than the
+/// run's marker, in every place cargo keeps them, and nothing else: not what the run built, not
+/// a third-party crate's, not one whose name a dependency shares.
+#[test]
+fn the_ci_cache_keeps_this_runs_builds_and_every_dependency() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = dir.path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let old = [
+        "debug/deps/libkairos-0123456789abcdef.rlib",
+        "debug/deps/kairos-0123456789abcdef",
+        "debug/deps/sanity-0123456789abcdef",
+        "debug/examples/mean_reversion-0123456789abcdef",
+        "release/deps/kairos-0123456789abcdef",
+        "debug/incremental/conformance-0123456789abcdef/s-1/a.bin",
+        "debug/.fingerprint/kairos-0123456789abcdef/lib-kairos",
+    ];
+    // A dependency's artifacts, and a name only a third-party crate has.
+    let kept_old = [
+        "debug/deps/libserde-0123456789abcdef.rlib",
+        "debug/deps/libtokio-0123456789abcdef.rmeta",
+        "debug/.fingerprint/polars-0123456789abcdef/lib-polars",
+        "debug/deps/kairos_extra-0123456789abcdef",
+    ];
+    let touch = |rel: &str| {
+        let p = t.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, b"x").expect("write");
+    };
+    for rel in old.iter().chain(&kept_old) {
+        touch(rel);
+    }
+    // Marker strictly after the old files, the run's build strictly after the marker.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for rel in old.iter().chain(&kept_old) {
+        let f = std::fs::File::options().write(true).open(t.join(rel)).expect("open");
+        f.set_modified(past).expect("mtime");
+    }
+    for d in [
+        "debug/incremental/conformance-0123456789abcdef/s-1",
+        "debug/incremental/conformance-0123456789abcdef",
+        "debug/.fingerprint/kairos-0123456789abcdef",
+    ] {
+        let f = std::fs::File::open(t.join(d)).expect("dir");
+        f.set_modified(past).expect("dir mtime");
+    }
+    let marker = t.join("marker");
+    std::fs::write(&marker, b"").expect("marker");
+    let new = [
+        "debug/deps/kairos-fedcba9876543210",
+        "debug/deps/libkairos-fedcba9876543210.rlib",
+    ];
+    for rel in new {
+        touch(rel);
+    }
+    let out = Command::new("bash")
+        .arg(root.join("scripts/prune_target.sh"))
+        .arg(&marker)
+        .env("CARGO_TARGET_DIR", t)
+        .env_remove("KAIROS_PRUNE_DRY")
+        .output()
+        .expect("run the script");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for rel in old {
+        let top: PathBuf = rel.split('/').take(3).collect();
+        assert!(!t.join(&top).exists(), "{rel} should be pruned: {text}");
+    }
+    for rel in kept_old.iter().chain(&new) {
+        assert!(t.join(rel).exists(), "{rel} should be kept: {text}");
+    }
+    assert!(text.contains("prune_target: 7 stale artifacts"), "{text}");
 }
