@@ -186,8 +186,8 @@ fn the_ci_cache_keeps_this_runs_builds_and_every_dependency() {
     for rel in old.iter().chain(&kept_old) {
         touch(rel);
     }
-    // Marker strictly after the old files, the run's build strictly after the marker.
-    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // The old files dated 2001, the marker written now, the run's build after it.
+    let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
     for rel in old.iter().chain(&kept_old) {
         let f = std::fs::File::options().write(true).open(t.join(rel)).expect("open");
         f.set_modified(past).expect("mtime");
