@@ -431,12 +431,17 @@ fn journal_len(path: &Path) -> usize {
 /// kill -9 in the middle of a session (the binary, in its own process), then a restart with the
 /// same journal: no bar lost or taken twice, no order journaled twice, and the restarted
 /// session's outputs equal a backtest of its recording. SIGTERM ends a second run cleanly.
+///
+/// The test steps the market itself, one timestamp at a time, so that the kill falls where it
+/// must, deterministically: an order journaled, its fill (at the next bar) not yet possible.
+/// (Killing at full speed once the journal showed such an order raced the session: the window
+/// is one bar, and on a loaded machine the poll could miss every one of them.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = market(&dir.path().join("m"), 3, 300);
     let mut spec = MarketSpec::new(VenueKind::Binance, data.clone(), m1(), HISTORY);
-    spec.speed = Some(60.0 * 100.0);
+    spec.manual = true;
     let server = Server::start(spec, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server");
@@ -464,23 +469,54 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
         }
     }
     let mut child = Kill(spawn());
-    // Kill it while an order is journaled (submitted) and not yet filled.
+    // One timestamp at a time, each journaled before the next is published; kill it once an
+    // order is journaled (submitted) after the first 20, unfilled: its fill needs a bar the
+    // market has not published.
+    let mut published = HISTORY;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.stats().connections.load(std::sync::atomic::Ordering::Acquire) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never connected its stream"
+        );
+        tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>())
+            .await
+            .ok();
+    }
     let pending = loop {
-        if journal_len(&journal) >= HISTORY + 20 {
+        assert!(
+            published < data.timestamps.len(),
+            "no order in flight before the data ended"
+        );
+        server.advance(1);
+        published += 1;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while journal_len(&journal) < published {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
+                journal_len(&journal),
+                server.published()
+            );
+            tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>())
+                .await
+                .ok();
+        }
+        if published >= HISTORY + 20 {
             if let Some(id) = unfilled_order(&journal) {
                 break id;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "no order in flight within 60 s");
-        tokio::time::timeout(Duration::from_millis(2), std::future::pending::<()>())
-            .await
-            .ok();
     };
     child.0.kill().expect("kill -9");
     child.0.wait().expect("reaped");
     let before = journal_len(&journal);
-    assert!(before < data.timestamps.len(), "killed mid-session");
+    assert_eq!(
+        before, published,
+        "killed mid-session, with every published timestamp journaled"
+    );
+    // The rest of the market, as fast as the restarted session reads it.
+    server.advance(data.timestamps.len());
     let orders_before = Journal::open(&journal, false).expect("j").order_count().expect("n");
     // Restart in this process, same journal: replay, backfill, continue to the end.
     let cfg = Config::parse(&text, Path::new("paper.toml")).expect("config");

@@ -838,10 +838,12 @@ fn msgpack_to_json(bytes: &[u8]) -> Option<serde_json::Value> {
 /// may subscribe and unsubscribe on the open connection.
 async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, wire: Wire) {
     let alpaca = wire.alpaca().then_some(());
+    // A Binance connection is counted once it receives what is published: a test that waits
+    // for the count before stepping the market misses no timestamp.
+    let mut rx = sh.tx.subscribe();
     if alpaca.is_none() {
         sh.stats.connections.fetch_add(1, Ordering::AcqRel);
     }
-    let mut rx = sh.tx.subscribe();
     if !wanted.is_empty() {
         sh.begin();
     }
