@@ -500,11 +500,13 @@ async fn reconciliation_reports_each_difference_and_adopts_the_venues_state_on_r
 /// `kairos paper` killed (-9) while an order is journaled and not filled; the venue fills it
 /// while the session is down. The restart replays the journal, asks the venue about the order
 /// and takes its fill: the order was placed once, filled once, and the positions are the venue's.
+/// The test steps the market, so the kill falls between the order's acceptance and the bar
+/// that fills it every time (a poll at full speed could miss that one-bar window).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_submission_and_fill_the_restart_catches_up_without_placing_twice() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = market(&dir.path().join("m"), 3, 300);
-    let server = server(&data, Some(60.0 * 40.0), Faults::default()).await;
+    let server = server(&data, None, Faults::default()).await;
     let text = config_text(&server, &data, dir.path());
     let cfg_path = dir.path().join("paper.toml");
     std::fs::write(&cfg_path, &text).expect("write config");
@@ -531,19 +533,47 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
             .spawn()
             .expect("spawn kairos paper"),
     );
+    // Once the session streams, one timestamp at a time, each journaled before the next is
+    // published, until an accepted market order waits for the next bar.
+    let pause = || tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.stats().subscribers.load(std::sync::atomic::Ordering::Acquire) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never subscribed to bars"
+        );
+        pause().await.ok();
+    }
+    let mut published = HISTORY;
     let pending = loop {
+        assert!(
+            published < data.timestamps.len(),
+            "no order in flight before the data ended"
+        );
+        server.advance(1);
+        published += 1;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while journal_steps(&journal) < published {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
+                journal_steps(&journal),
+                server.published()
+            );
+            pause().await.ok();
+        }
+        // An order decided at an earlier close, placed and accepted as this timestamp was
+        // taken (the same commit): it fills on the next bar, which the venue has not published.
         if let Some(id) = unfilled_market_order(&journal) {
+            assert!(!server.filled().iter().any(|(c, _, _)| *c == id), "{id} filled early");
             break id;
         }
-        assert!(std::time::Instant::now() < deadline, "no order in flight within 60 s");
-        tokio::time::timeout(Duration::from_millis(1), std::future::pending::<()>())
-            .await
-            .ok();
     };
     child.0.kill().expect("kill -9");
     child.0.wait().expect("reaped");
-    // The venue goes on and fills it.
+    // The venue goes on and fills it (on the next bar), and publishes the rest as fast as the
+    // restarted session reads.
+    server.advance(data.timestamps.len());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !server.filled().iter().any(|(c, _, _)| *c == pending) {
         assert!(std::time::Instant::now() < deadline, "the venue did not fill {pending}");
@@ -597,6 +627,16 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
         "the child's log was captured: {log}"
     );
     assert_no_secret(dir.path());
+}
+
+/// Timestamps journaled so far (0 before the journal exists).
+fn journal_steps(journal: &Path) -> usize {
+    if !journal.exists() {
+        return 0;
+    }
+    kairos::live::journal::Journal::open(journal, false)
+        .and_then(|mut j| j.steps())
+        .map_or(0, |s| s.len())
 }
 
 /// The newest journaled market order the venue accepted and has not filled (by the journal), if

@@ -474,7 +474,7 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     // market has not published.
     let mut published = HISTORY;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.stats().connections.load(std::sync::atomic::Ordering::Acquire) == 0 {
+    while server.stats().subscribers.load(std::sync::atomic::Ordering::Acquire) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the session never connected its stream"

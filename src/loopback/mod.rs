@@ -84,6 +84,9 @@ pub struct ServerStats {
     pub orders_rejected: AtomicU64,
     /// Connections listening to `trade_updates`.
     pub trade_listeners: AtomicU64,
+    /// Market-data connections that want a symbol and receive what is published from then
+    /// on: a test that steps the market ([`MarketSpec::manual`]) waits for one first.
+    pub subscribers: AtomicU64,
 }
 
 /// A loopback venue's settings.
@@ -838,12 +841,19 @@ fn msgpack_to_json(bytes: &[u8]) -> Option<serde_json::Value> {
 /// may subscribe and unsubscribe on the open connection.
 async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, wire: Wire) {
     let alpaca = wire.alpaca().then_some(());
-    // A Binance connection is counted once it receives what is published: a test that waits
-    // for the count before stepping the market misses no timestamp.
-    let mut rx = sh.tx.subscribe();
     if alpaca.is_none() {
         sh.stats.connections.fetch_add(1, Ordering::AcqRel);
     }
+    let mut rx = sh.tx.subscribe();
+    // Counted in `subscribers` once it wants a symbol (it receives what is published from then on).
+    let mut counted = false;
+    let mut count = |wanted: &[usize]| {
+        if !counted && !wanted.is_empty() {
+            counted = true;
+            sh.stats.subscribers.fetch_add(1, Ordering::AcqRel);
+        }
+    };
+    count(&wanted);
     if !wanted.is_empty() {
         sh.begin();
     }
@@ -895,6 +905,7 @@ async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, 
                             Some("SUBSCRIBE") => {
                                 wanted.extend(streams.iter().filter(|i| !wanted.contains(i)).copied().collect::<Vec<_>>());
                                 wanted.sort_unstable();
+                                count(&wanted);
                                 sh.begin();
                             }
                             Some("UNSUBSCRIBE") => wanted.retain(|i| !streams.contains(i)),
