@@ -5,6 +5,9 @@
 //! venue's state, and a session killed between an order's submission and its fill catches up on
 //! restart without placing the order twice. Every wait is bounded; servers bind 127.0.0.1:0.
 
+mod common;
+use common::stepping;
+
 use kairos::config::Config;
 use kairos::data::synth::{self, Frequency, SynthSpec};
 use kairos::data::MarketData;
@@ -535,33 +538,14 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
     );
     // Once the session streams, one timestamp at a time, each journaled before the next is
     // published, until an accepted market order waits for the next bar.
-    let pause = || tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>());
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.stats().subscribers.load(std::sync::atomic::Ordering::Acquire) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the session never subscribed to bars"
-        );
-        pause().await.ok();
-    }
+    stepping::wait_for_subscriber(&server).await;
     let mut published = HISTORY;
     let pending = loop {
         assert!(
             published < data.timestamps.len(),
             "no order in flight before the data ended"
         );
-        server.advance(1);
-        published += 1;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while journal_steps(&journal) < published {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
-                journal_steps(&journal),
-                server.published()
-            );
-            pause().await.ok();
-        }
+        stepping::publish_next(&server, &journal, &mut published).await;
         // An order decided at an earlier close, placed and accepted as this timestamp was
         // taken (the same commit): it fills on the next bar, which the venue has not published.
         if let Some(id) = unfilled_market_order(&journal) {
@@ -627,16 +611,6 @@ async fn killed_between_submission_and_fill_the_restart_catches_up_without_placi
         "the child's log was captured: {log}"
     );
     assert_no_secret(dir.path());
-}
-
-/// Timestamps journaled so far (0 before the journal exists).
-fn journal_steps(journal: &Path) -> usize {
-    if !journal.exists() {
-        return 0;
-    }
-    kairos::live::journal::Journal::open(journal, false)
-        .and_then(|mut j| j.steps())
-        .map_or(0, |s| s.len())
 }
 
 /// The newest journaled market order the venue accepted and has not filled (by the journal), if

@@ -3,6 +3,9 @@
 //! restart. Every wait is bounded; servers bind 127.0.0.1:0 and are stopped (also on failure,
 //! by drop).
 
+mod common;
+use common::stepping;
+
 use kairos::config::Config;
 use kairos::data::synth::{self, Frequency, SynthSpec};
 use kairos::data::MarketData;
@@ -397,7 +400,7 @@ async fn shutdown_ends_the_session_cleanly_with_outputs() {
     });
     // Stop once some live timestamps are journaled.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while journal_len(&journal) < HISTORY + 10 {
+    while stepping::journal_steps(&journal) < HISTORY + 10 {
         assert!(tokio::time::Instant::now() < deadline, "no live bars within 30 s");
         tokio::time::timeout(Duration::from_millis(20), std::future::pending::<()>())
             .await
@@ -417,15 +420,6 @@ async fn shutdown_ends_the_session_cleanly_with_outputs() {
     );
     assert!(out.join("summary.json").exists());
     server.stop().await;
-}
-
-fn journal_len(path: &Path) -> usize {
-    if !path.exists() {
-        return 0;
-    }
-    Journal::open(path, false)
-        .and_then(|mut j| j.steps())
-        .map_or(0, |s| s.len())
 }
 
 /// kill -9 in the middle of a session (the binary, in its own process), then a restart with the
@@ -472,36 +466,14 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     // One timestamp at a time, each journaled before the next is published; kill it once an
     // order is journaled (submitted) after the first 20, unfilled: its fill needs a bar the
     // market has not published.
+    stepping::wait_for_subscriber(&server).await;
     let mut published = HISTORY;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.stats().subscribers.load(std::sync::atomic::Ordering::Acquire) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the session never connected its stream"
-        );
-        tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>())
-            .await
-            .ok();
-    }
     let pending = loop {
         assert!(
             published < data.timestamps.len(),
             "no order in flight before the data ended"
         );
-        server.advance(1);
-        published += 1;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while journal_len(&journal) < published {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
-                journal_len(&journal),
-                server.published()
-            );
-            tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>())
-                .await
-                .ok();
-        }
+        stepping::publish_next(&server, &journal, &mut published).await;
         if published >= HISTORY + 20 {
             if let Some(id) = unfilled_order(&journal) {
                 break id;
@@ -510,7 +482,7 @@ async fn kill_9_and_restart_loses_nothing_and_duplicates_nothing() {
     };
     child.0.kill().expect("kill -9");
     child.0.wait().expect("reaped");
-    let before = journal_len(&journal);
+    let before = stepping::journal_steps(&journal);
     assert_eq!(
         before, published,
         "killed mid-session, with every published timestamp journaled"
@@ -591,7 +563,7 @@ async fn the_binary_prints_status_lines_and_ends_cleanly_on_sigterm() {
     }
     let mut child = Kill(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while journal_len(&journal) < HISTORY + 10 {
+    while stepping::journal_steps(&journal) < HISTORY + 10 {
         assert!(std::time::Instant::now() < deadline, "no live bars within 60 s");
         tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>())
             .await

@@ -138,3 +138,57 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Paper sessions against a loopback market the test steps itself ([`MarketSpec::manual`]):
+/// each timestamp is published only once the session has journaled the one before, so a test
+/// can stop the session at an exact point.
+///
+/// [`MarketSpec::manual`]: kairos::loopback::MarketSpec::manual
+pub mod stepping {
+    use kairos::loopback::Server;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    async fn pause() {
+        tokio::time::timeout(Duration::from_millis(5), std::future::pending::<()>())
+            .await
+            .ok();
+    }
+
+    /// Timestamps journaled so far (0 before the journal exists).
+    pub fn journal_steps(journal: &Path) -> usize {
+        if !journal.exists() {
+            return 0;
+        }
+        kairos::live::journal::Journal::open(journal, false)
+            .and_then(|mut j| j.steps())
+            .map_or(0, |s| s.len())
+    }
+
+    /// Waits (at most 60 s) until a session subscribes to the venue's bars: what is published
+    /// from then on reaches it.
+    pub async fn wait_for_subscriber(server: &Server) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.stats().subscribers.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            assert!(Instant::now() < deadline, "the session never subscribed to bars");
+            pause().await;
+        }
+    }
+
+    /// Publishes the next timestamp (`published` counts them, history included) and waits (at
+    /// most 30 s) until the session has journaled it.
+    pub async fn publish_next(server: &Server, journal: &Path, published: &mut usize) {
+        server.advance(1);
+        *published += 1;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while journal_steps(journal) < *published {
+            assert!(
+                Instant::now() < deadline,
+                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
+                journal_steps(journal),
+                server.published()
+            );
+            pause().await;
+        }
+    }
+}
