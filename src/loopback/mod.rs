@@ -84,8 +84,9 @@ pub struct ServerStats {
     pub orders_rejected: AtomicU64,
     /// Connections listening to `trade_updates`.
     pub trade_listeners: AtomicU64,
-    /// Market-data connections that want a symbol and receive what is published from then
-    /// on: a test that steps the market ([`MarketSpec::manual`]) waits for one first.
+    /// Market-data connections that have subscribed to a symbol (each counted once, when it
+    /// starts receiving what is published; never decreased): a test that steps the market
+    /// ([`MarketSpec::manual`]) waits for one before it publishes.
     pub subscribers: AtomicU64,
 }
 
