@@ -30,8 +30,9 @@
 //! the actors back to front, handing each the typed [`ractor::ActorRef`]s of the actors it sends
 //! to (the feature and model stages only when the run computes features or has a model: a
 //! stage that would only forward is not spawned, [`messages::MarketRoute`],
-//! [`messages::SignalRoute`]); the two backward edges (execution reports to the strategy, credits to the feed) are
-//! subscriptions made before the feed starts. The two ends are chosen there and only there:
+//! [`messages::SignalRoute`]); the two backward edges (execution reports to the strategy,
+//! credits to the feed) are subscriptions made before the feed starts. The two ends are chosen
+//! there and only there:
 //! [`supervisor::Feed`] (historical replay, or bars pushed through a channel: live feeds and
 //! tests) and [`supervisor::Venue`] (the broker simulator, or any other
 //! [`broker::ExecutionVenue`]). Feature, model, strategy and portfolio are the same code in every

@@ -156,7 +156,9 @@ fn features_never_write_over_their_input() {
 
 /// `scripts/prune_target.sh` (run by `.ci/run`) deletes the package's artifacts older than the
 /// run's marker, in every place cargo keeps them, and nothing else: not what the run built, not
-/// a third-party crate's, not one whose name a dependency shares.
+/// a third-party crate's, not one of a crate whose name only begins with the package's. (Its
+/// guard for a test named like a dependency reads the real `Cargo.lock`, so it is not exercised
+/// here: no test of this package shares a dependency's name.)
 #[test]
 fn the_ci_cache_keeps_this_runs_builds_and_every_dependency() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -171,7 +173,7 @@ fn the_ci_cache_keeps_this_runs_builds_and_every_dependency() {
         "debug/incremental/conformance-0123456789abcdef/s-1/a.bin",
         "debug/.fingerprint/kairos-0123456789abcdef/lib-kairos",
     ];
-    // A dependency's artifacts, and a name only a third-party crate has.
+    // Dependencies' artifacts, and a crate whose name only begins with the package's.
     let kept_old = [
         "debug/deps/libserde-0123456789abcdef.rlib",
         "debug/deps/libtokio-0123456789abcdef.rmeta",
