@@ -199,6 +199,12 @@ impl Default for CheckpointPolicy {
     }
 }
 
+/// How long a journal connection waits for a lock another connection holds (a reader such as
+/// `kairos paper export` or `sqlite3` on a live journal, the checkpoint thread) before the
+/// statement fails: without it a commit that met any other connection's lock failed at once
+/// and ended the session.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Checkpointer {
     const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
     const AT_LEAST_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -206,6 +212,7 @@ impl Checkpointer {
 
     fn start(path: &Path, policy: CheckpointPolicy) -> Result<Self, rusqlite::Error> {
         let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_WAIT)?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let wal = PathBuf::from(wal);
@@ -295,6 +302,7 @@ impl Journal {
         }
         let sql = sql_error(path);
         let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         // Checkpoints (copying the WAL into the database, with an fsync) are not run by the
         // commits on the hot path, where each took milliseconds, but by a thread of their own.

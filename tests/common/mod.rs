@@ -155,14 +155,17 @@ pub mod stepping {
             .ok();
     }
 
-    /// Timestamps journaled so far (0 before the journal exists).
+    /// Timestamps journaled so far (0 before the journal has its tables), read through a
+    /// read-only connection: opening it as a `Journal` would write (its schema, its pragmas, a
+    /// checkpoint when dropped) beside the session that owns it.
     pub fn journal_steps(journal: &Path) -> usize {
-        if !journal.exists() {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
             return 0;
-        }
-        kairos::live::journal::Journal::open(journal, false)
-            .and_then(|mut j| j.steps())
-            .map_or(0, |s| s.len())
+        };
+        conn.busy_timeout(Duration::from_secs(10)).ok();
+        conn.query_row("SELECT COUNT(*) FROM timestamps", [], |r| r.get::<_, i64>(0))
+            .map_or(0, |n| n as usize)
     }
 
     /// Waits (at most 60 s) until a session subscribes to the venue's bars: what is published
