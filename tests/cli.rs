@@ -202,3 +202,69 @@ fn features_command_writes_csv_and_parquet_with_empty_missing_fields() {
         .expect("read");
     assert_eq!(df.height(), 4 * 80);
 }
+
+/// `kairos bench` runs the engine beside the minimal loop on the same market, and both make
+/// the same number of fills; each of its runs writes into its own directory under a temporary
+/// one that is gone when the command ends.
+#[test]
+fn bench_runs_the_engine_beside_the_minimal_loop_and_cleans_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let st = kairos()
+        .args([
+            "data",
+            "synth",
+            "--symbols",
+            "20",
+            "--days",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(&data)
+        .status()
+        .expect("run");
+    assert!(st.success());
+    for strategy in ["sma_cross", "topk"] {
+        let child = kairos()
+            .args([
+                "bench",
+                "--config",
+                &format!("config/{strategy}.toml"),
+                "--repeat",
+                "3",
+                "--data",
+            ])
+            .arg(&data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let pid = child.id();
+        let o = child.wait_with_output().expect("run");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+        assert_eq!(r["strategy"], strategy);
+        assert_eq!(r["bars"], 21 * 300, "20 symbols and the benchmark, 300 days");
+        let fills = r["engine_fills"].as_u64().expect("engine_fills");
+        assert!(fills > 0, "{r}");
+        assert_eq!(r["baseline_fills"].as_u64(), Some(fills), "{r}");
+        for key in [
+            "engine_seconds",
+            "baseline_seconds",
+            "engine_cpu_seconds",
+            "load_seconds",
+        ] {
+            assert!(r[key].as_f64().is_some_and(|s| s > 0.0), "{key}: {r}");
+        }
+        for key in ["minimal_parser_seconds", "csv_load_seconds", "catalog_load_seconds"] {
+            assert!(
+                r["loading"][key].as_f64().is_some_and(|s| s > 0.0),
+                "loading.{key}: {r}"
+            );
+        }
+        let tmp = std::env::temp_dir().join(format!("kairos-bench-{pid}"));
+        assert!(!tmp.exists(), "{} left behind", tmp.display());
+    }
+}
