@@ -6,26 +6,22 @@ fn kairos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kairos"))
 }
 
+/// `kairos data synth` of `symbols` symbols (and `SPY`) over 300 days into `out`.
+fn synth(out: &std::path::Path, symbols: u32, seed: u64) {
+    let st = kairos()
+        .args(["data", "synth", "--days", "300", "--symbols", &symbols.to_string()])
+        .args(["--seed", &seed.to_string(), "--out"])
+        .arg(out)
+        .status()
+        .expect("run");
+    assert!(st.success());
+}
+
 #[test]
 fn synth_then_backtest_writes_every_output() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
-    let st = kairos()
-        .args([
-            "data",
-            "synth",
-            "--symbols",
-            "12",
-            "--days",
-            "300",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(&data)
-        .status()
-        .expect("run");
-    assert!(st.success());
+    synth(&data, 12, 3);
     assert!(data.join("SPY.csv").exists() && data.join("SYN011.csv").exists());
     let out = dir.path().join("out");
     let o = kairos()
@@ -210,22 +206,7 @@ fn features_command_writes_csv_and_parquet_with_empty_missing_fields() {
 fn bench_runs_the_engine_beside_the_minimal_loop_and_cleans_up() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
-    let st = kairos()
-        .args([
-            "data",
-            "synth",
-            "--symbols",
-            "20",
-            "--days",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-        ])
-        .arg(&data)
-        .status()
-        .expect("run");
-    assert!(st.success());
+    synth(&data, 20, 5);
     for strategy in ["sma_cross", "topk"] {
         let child = kairos()
             .args([
