@@ -130,8 +130,8 @@ impl BrokerState {
         // portfolio is not: in this order that path stays on one worker and the portfolio's
         // work moves to the other. The other way round, the strategy often moved to the other
         // worker, which had to be woken first: S1 at 500 x 2520 parked a worker about 2,100
-        // times a run instead of 1,100, and took 0.175-0.185 s instead of 0.107-0.136 s (README,
-        // benchmark section; outputs byte-identical).
+        // times a run instead of 1,100, and took 0.158-0.176 s instead of 0.105-0.126 s, 4 runs
+        // each alternating (README, benchmark section; outputs byte-identical).
         self.portfolio.send_message(PortfolioMsg::Execution(report.clone()))?;
         if report.phase != Phase::Final {
             for s in &self.reports {
