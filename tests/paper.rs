@@ -399,13 +399,10 @@ async fn shutdown_ends_the_session_cleanly_with_outputs() {
         async move { paper::run(&cfg, PaperOptions::default(), shutdown).await }
     });
     // Stop once some live timestamps are journaled.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while stepping::journal_steps(&journal) < HISTORY + 10 {
-        assert!(tokio::time::Instant::now() < deadline, "no live bars within 30 s");
-        tokio::time::timeout(Duration::from_millis(20), std::future::pending::<()>())
-            .await
-            .ok();
-    }
+    assert!(
+        stepping::journaled(&journal, HISTORY + 10, Duration::from_secs(30)).await,
+        "no live bars within 30 s"
+    );
     stop.send(true).expect("stop");
     let res = tokio::time::timeout(Duration::from_secs(30), run)
         .await
@@ -562,13 +559,10 @@ async fn the_binary_prints_status_lines_and_ends_cleanly_on_sigterm() {
         }
     }
     let mut child = Kill(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while stepping::journal_steps(&journal) < HISTORY + 10 {
-        assert!(std::time::Instant::now() < deadline, "no live bars within 60 s");
-        tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>())
-            .await
-            .ok();
-    }
+    assert!(
+        stepping::journaled(&journal, HISTORY + 10, Duration::from_secs(60)).await,
+        "no live bars within 60 s"
+    );
     let term = std::process::Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
         .status()

@@ -842,10 +842,12 @@ fn msgpack_to_json(bytes: &[u8]) -> Option<serde_json::Value> {
 /// may subscribe and unsubscribe on the open connection.
 async fn stream(mut socket: WebSocket, sh: Arc<Shared>, mut wanted: Vec<usize>, wire: Wire) {
     let alpaca = wire.alpaca().then_some(());
+    // Counted once it receives what is published: a test that waits for a count before it
+    // steps the market misses no timestamp.
+    let mut rx = sh.tx.subscribe();
     if alpaca.is_none() {
         sh.stats.connections.fetch_add(1, Ordering::AcqRel);
     }
-    let mut rx = sh.tx.subscribe();
     // Counted in `subscribers` once it wants a symbol (it receives what is published from then on).
     let mut counted = false;
     let mut count = |wanted: &[usize]| {

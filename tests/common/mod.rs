@@ -178,20 +178,29 @@ pub mod stepping {
         }
     }
 
+    /// Waits until the session has journaled at least `n` timestamps; false when it has not
+    /// within `within`.
+    pub async fn journaled(journal: &Path, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while journal_steps(journal) < n {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            pause().await;
+        }
+        true
+    }
+
     /// Publishes the next timestamp (`published` counts them, history included) and waits (at
     /// most 30 s) until the session has journaled it.
     pub async fn publish_next(server: &Server, journal: &Path, published: &mut usize) {
         server.advance(1);
         *published += 1;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while journal_steps(journal) < *published {
-            assert!(
-                Instant::now() < deadline,
-                "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
-                journal_steps(journal),
-                server.published()
-            );
-            pause().await;
-        }
+        assert!(
+            journaled(journal, *published, Duration::from_secs(30)).await,
+            "timestamp {published} not journaled within 30 s (journal {}, venue published {})",
+            journal_steps(journal),
+            server.published()
+        );
     }
 }
