@@ -14,6 +14,10 @@
 //! (where orders go). The feature, model, strategy and portfolio actors are the same in every
 //! mode.
 
+mod lanes;
+
+pub use lanes::{Lanes, Placement, Stage, MAX_LANES};
+
 use crate::broker::{BrokerActor, BrokerArgs, BrokerConfig, BrokerSim, ExecutionVenue};
 use crate::data::MarketData;
 use crate::feature::{FeatureActor, FeatureArgs, FeatureEngine};
@@ -100,6 +104,7 @@ pub struct SupervisorArgs {
     done: oneshot::Sender<RunOutput>,
     failed: oneshot::Sender<String>,
     span: tracing::Span,
+    placement: Placement,
 }
 
 pub struct SupervisorState {
@@ -123,6 +128,7 @@ impl Actor for SupervisorActor {
             done,
             failed,
             span: run_span,
+            placement,
         } = args;
         let span = |actor: &'static str| tracing::debug_span!(parent: &run_span, "actor", actor);
         let data = setup.data;
@@ -143,7 +149,9 @@ impl Actor for SupervisorActor {
         let borrow_rate = venue.borrow_rate();
         // ractor registers names process-wide: the run id keeps overlapping runs apart.
         let name = |actor: &str| Some(format!("{actor}-{run}"));
-        let (portfolio, _) = Actor::spawn_linked(
+        let portfolio = spawn(
+            &placement,
+            Stage::Portfolio,
             name("portfolio"),
             PortfolioActor,
             PortfolioArgs {
@@ -160,7 +168,9 @@ impl Actor for SupervisorActor {
             sup.clone(),
         )
         .await?;
-        let (broker, _) = Actor::spawn_linked(
+        let broker = spawn(
+            &placement,
+            Stage::Broker,
             name("broker"),
             BrokerActor,
             BrokerArgs {
@@ -173,7 +183,9 @@ impl Actor for SupervisorActor {
         .await?;
         let host = StrategyHost::new(setup.strategy, instruments, setup.initial_cash, borrow_rate)
             .with_universe(data.universe.clone());
-        let (strategy, _) = Actor::spawn_linked(
+        let strategy = spawn(
+            &placement,
+            Stage::Strategy,
             name("strategy"),
             StrategyActor,
             StrategyArgs {
@@ -188,7 +200,9 @@ impl Actor for SupervisorActor {
         // straight to the strategy (one hop less a timestamp, nothing else changes).
         let next = match setup.model {
             Some(runtime) => {
-                let (model, _) = Actor::spawn_linked(
+                let model = spawn(
+                    &placement,
+                    Stage::Model,
                     name("model"),
                     ModelActor,
                     ModelArgs {
@@ -205,7 +219,9 @@ impl Actor for SupervisorActor {
         };
         // Likewise the feature stage, when the run computes features.
         let next = if setup.features.computes() {
-            let (feature, _) = Actor::spawn_linked(
+            let feature = spawn(
+                &placement,
+                Stage::Feature,
                 name("feature"),
                 FeatureActor,
                 FeatureArgs {
@@ -224,7 +240,9 @@ impl Actor for SupervisorActor {
             Feed::Replay => MarketSource::Replay(data),
             Feed::Pushed(rx) => MarketSource::Pushed(rx),
         };
-        let (feed, _) = Actor::spawn_linked(
+        let feed = spawn(
+            &placement,
+            Stage::Feed,
             name("feed"),
             FeedActor,
             FeedArgs {
@@ -269,11 +287,35 @@ impl Actor for SupervisorActor {
     }
 }
 
-/// Runs on the current tokio runtime.
+/// Spawns `actor` linked to `sup` on the runtime `placement` gives `stage`, and waits until
+/// it has started.
+async fn spawn<A: Actor>(
+    placement: &Placement,
+    stage: Stage,
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+    sup: ractor::ActorCell,
+) -> Result<ActorRef<A::Msg>, ActorProcessingErr> {
+    let spawning = Actor::spawn_linked(name, actor, args, sup);
+    let (actor, _) = match placement.runtime(stage) {
+        Some(lane) => lane.spawn(spawning).await??,
+        None => spawning.await?,
+    };
+    Ok(actor)
+}
+
+/// Runs on the current tokio runtime (which must be multi-threaded when the venue blocks, as
+/// paper trading's Alpaca venue does).
 ///
 /// # Errors
 /// [`EngineError`] when a replay has no data, outputs cannot be written or an actor fails.
 pub async fn run(setup: RunSetup) -> Result<RunOutput, EngineError> {
+    run_placed(setup, Placement::default()).await
+}
+
+/// [`run`], each actor spawned where `placement` says.
+async fn run_placed(setup: RunSetup, placement: Placement) -> Result<RunOutput, EngineError> {
     if matches!(setup.feed, Feed::Replay) && setup.data.timestamps.is_empty() {
         return Err(EngineError::NoData);
     }
@@ -299,6 +341,7 @@ pub async fn run(setup: RunSetup) -> Result<RunOutput, EngineError> {
             done,
             failed,
             span: tracing::Span::current(),
+            placement,
         };
         let (sup, handle) = Actor::spawn(None, SupervisorActor, args)
             .await
@@ -322,11 +365,20 @@ pub async fn run(setup: RunSetup) -> Result<RunOutput, EngineError> {
     .await
 }
 
-/// Runs on a fresh multi-threaded runtime with `worker_threads` workers.
+/// Runs on `worker_threads` fresh [`Lanes`] (at most [`MAX_LANES`]), lane 0 on this thread.
+///
+/// A [`Venue::Custom`] may block on I/O inside the broker (the Alpaca venue does, through
+/// `block_in_place`), which a single-threaded lane cannot allow: such a run gets a work-stealing
+/// runtime of `worker_threads` workers instead, with the same outputs.
 ///
 /// # Errors
 /// As [`run`], and when the runtime cannot be built.
 pub fn run_blocking(setup: RunSetup, worker_threads: usize) -> Result<RunOutput, EngineError> {
+    if !matches!(setup.venue, Venue::Custom(_)) {
+        let lanes = Lanes::start(worker_threads).map_err(EngineError::Runtime)?;
+        let placement = lanes.placement();
+        return lanes.block_on(run_placed(setup, placement));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads.max(1))
         .enable_all()
