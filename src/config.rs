@@ -231,7 +231,9 @@ fn cent() -> Decimal {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// tokio worker threads. Results do not depend on it.
+    /// Threads of a backtest: its number of lanes (single-threaded runtimes, at most 4, see
+    /// [`crate::supervisor::Lanes`]), or of workers when it has a custom venue and in paper
+    /// trading. Results do not depend on it.
     pub worker_threads: usize,
     /// Timestamps in flight at most (flow control between feed and portfolio).
     pub window: usize,

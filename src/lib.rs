@@ -39,11 +39,17 @@
 //! mode. Each run and each actor has a tracing span: `RUST_LOG=kairos=debug` shows which actor
 //! did what at which step.
 //!
+//! A backtest runs on [`supervisor::Lanes`]: `engine.worker_threads` single-threaded runtimes
+//! (at most four), each actor spawned on its stage's lane and kept there
+//! ([`supervisor::Stage::lane`]). From two lanes on, the strategy and the broker, the run's one
+//! sequential path, have lane 0 to themselves. Paper trading, and a backtest with a custom
+//! venue (which may block), run on a multi-threaded runtime instead.
+//!
 //! ## Determinism
 //! ractor orders messages only per sender, so each actor joins its inputs by replay step
 //! (see [`events`]): the broker matches bar `t` only after the strategy's orders of `t - 1`, the
 //! strategy decides at `t` only after the broker's fills of `t`. Results do not depend on the
-//! number of worker threads or on scheduling. No actor reads the wall clock ([`clock`]).
+//! number of lanes or worker threads, or on scheduling. No actor reads the wall clock ([`clock`]).
 //! [`audit`] checks no look-ahead for any strategy as a command: the run again with every bar
 //! after a cut replaced must decide the same up to the cut.
 //!

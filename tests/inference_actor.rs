@@ -202,14 +202,16 @@ fn native_artifact_scores_match_offline_and_drive_the_strategy() {
             "{i} {k}: actor {online} offline {offline}"
         );
     }
-    // Deterministic whatever the worker threads.
-    let out1 = dir.path().join("out1");
-    backtest(&d, &out1, &model, 1);
-    for f in ["signals.csv", "fills.csv", "equity.csv"] {
-        assert!(
-            std::fs::read(out.join(f)).expect("a") == std::fs::read(out1.join(f)).expect("b"),
-            "{f} differs"
-        );
+    // Deterministic whatever the lanes: one for every actor, or four (the model on its own).
+    for threads in [1, 4] {
+        let other = dir.path().join(format!("out{threads}"));
+        backtest(&d, &other, &model, threads);
+        for f in ["signals.csv", "fills.csv", "equity.csv"] {
+            assert!(
+                std::fs::read(out.join(f)).expect("a") == std::fs::read(other.join(f)).expect("b"),
+                "{f} differs on {threads} lanes"
+            );
+        }
     }
 }
 
