@@ -123,9 +123,11 @@ impl BrokerState {
     fn publish(&self, report: ExecutionReport) -> Result<(), ActorProcessingErr> {
         tracing::trace!(step = report.step, phase = ?report.phase, events = report.events.len(), "execution report");
         let report = Arc::new(report);
-        // The portfolio first, the strategy last: tokio runs the task woken last on this worker
-        // next (its LIFO slot) and pushes the one woken before it to the queue, waking the
-        // other worker to take it. The strategy is the broker's partner on the one sequential
+        // The portfolio first, the strategy last. On a backtest's lanes the strategy shares
+        // this thread and the portfolio has another, so the order only decides which is queued
+        // first. On a work-stealing runtime (paper trading, a custom venue) it decides more:
+        // tokio runs the task woken last on this worker next (its LIFO slot) and pushes the one
+        // woken before it to the queue, waking the other worker to take it. The strategy is the broker's partner on the one sequential
         // path of a run (orders of `t`, then fills of `t + 1`, then orders of `t + 1`), the
         // portfolio is not: in this order that path stays on one worker and the portfolio's
         // work moves to the other. The other way round, the strategy often moved to the other

@@ -10,10 +10,10 @@
 //! The order path (strategy, then broker, then strategy again at each step) is the run's one
 //! sequential chain, so it gets lane 0 to itself; the market side (feed, features, model) and the
 //! book (portfolio) fill the other lanes. With two lanes, on this project's 2-core machine, S1
-//! `sma_cross` at 500 x 2520 ran in 0.080-0.088 s against 0.104-0.110 s on a 2-worker
-//! work-stealing runtime in the same hour (README, benchmark): there the strategy and the broker
-//! hopped between workers about every other step, taking their state with them, and each hop
-//! woke a sleeping worker.
+//! `sma_cross` at 500 x 2520 ran in 0.082-0.093 s against 0.105-0.142 s on a 2-worker
+//! work-stealing runtime, alternating in the same hour (README, benchmark): there the strategy
+//! and the broker hopped between workers about every one and a half steps, taking their state
+//! with them, and each hop woke a sleeping worker.
 
 use std::thread::JoinHandle;
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -45,12 +45,12 @@ impl Stage {
 
     /// The lane of this stage among `lanes` (1..=[`MAX_LANES`]):
     ///
-    /// | lanes | 0                 | 1                              | 2         | 3         |
-    /// |-------|-------------------|--------------------------------|-----------|-----------|
-    /// | 1     | all               |                                |           |           |
-    /// | 2     | strategy, broker  | feed, feature, model, portfolio |          |           |
-    /// | 3     | strategy, broker  | feed, feature, model           | portfolio |           |
-    /// | 4     | strategy, broker  | feed, feature                  | model     | portfolio |
+    /// | lanes | 0                | 1                               | 2         | 3         |
+    /// |-------|------------------|---------------------------------|-----------|-----------|
+    /// | 1     | all              |                                 |           |           |
+    /// | 2     | strategy, broker | feed, feature, model, portfolio |           |           |
+    /// | 3     | strategy, broker | feed, feature, model            | portfolio |           |
+    /// | 4     | strategy, broker | feed, feature                   | model     | portfolio |
     pub fn lane(self, lanes: usize) -> usize {
         match (self, lanes) {
             (_, 0 | 1) | (Stage::Strategy | Stage::Broker, _) => 0,
