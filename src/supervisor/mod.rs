@@ -13,6 +13,9 @@
 //! The two ends are chosen here, and only here: [`Feed`] (where bars come from) and [`Venue`]
 //! (where orders go). The feature, model, strategy and portfolio actors are the same in every
 //! mode.
+//!
+//! Where each actor runs is chosen here too: in a backtest ([`run_blocking`]) on its stage's
+//! lane ([`Lanes`], [`Stage::lane`]), otherwise on the runtime the run is awaited on.
 
 mod lanes;
 
