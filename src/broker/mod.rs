@@ -127,10 +127,10 @@ impl BrokerState {
         // this thread and the portfolio has another, so the order only decides which is queued
         // first. On a work-stealing runtime (paper trading, a custom venue) it decides more:
         // tokio runs the task woken last on this worker next (its LIFO slot) and pushes the one
-        // woken before it to the queue, waking the other worker to take it. The strategy is the broker's partner on the one sequential
-        // path of a run (orders of `t`, then fills of `t + 1`, then orders of `t + 1`), the
-        // portfolio is not: in this order that path stays on one worker and the portfolio's
-        // work moves to the other. The other way round, the strategy often moved to the other
+        // woken before it to the queue, waking the other worker to take it. The strategy is the
+        // broker's partner on the one sequential path of a run (orders of `t`, then fills of
+        // `t + 1`, then orders of `t + 1`), the portfolio is not: in this order that path stays
+        // on one worker and the portfolio's work moves to the other. The other way round, the strategy often moved to the other
         // worker, which had to be woken first: S1 at 500 x 2520 parked a worker about 2,100
         // times a run instead of 1,100, and took 0.158-0.176 s instead of 0.105-0.126 s, 4 runs
         // each alternating (README, benchmark section; outputs byte-identical).

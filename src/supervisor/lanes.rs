@@ -85,8 +85,8 @@ pub struct Lanes {
     /// Lane 0, run by [`Lanes::block_on`] on the caller's thread.
     first: Runtime,
     placement: Placement,
-    stops: Vec<oneshot::Sender<()>>,
-    threads: Vec<JoinHandle<()>>,
+    /// Lanes 1..n: what tells each to stop, and its thread.
+    others: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Lanes {
@@ -103,8 +103,7 @@ impl Lanes {
                 lanes: vec![first.handle().clone()],
             },
             first,
-            stops: Vec::new(),
-            threads: Vec::new(),
+            others: Vec::new(),
         };
         for k in 1..n {
             let rt = runtime()?;
@@ -118,8 +117,7 @@ impl Lanes {
                         let _ = stopped.await;
                     });
                 })?;
-            lanes.stops.push(stop);
-            lanes.threads.push(thread);
+            lanes.others.push((stop, thread));
         }
         Ok(lanes)
     }
@@ -136,10 +134,15 @@ impl Lanes {
 
 impl Drop for Lanes {
     fn drop(&mut self) {
-        for stop in self.stops.drain(..) {
-            let _ = stop.send(());
-        }
-        for t in self.threads.drain(..) {
+        let others = std::mem::take(&mut self.others);
+        let threads: Vec<_> = others
+            .into_iter()
+            .map(|(stop, thread)| {
+                let _ = stop.send(());
+                thread
+            })
+            .collect();
+        for t in threads {
             let _ = t.join();
         }
     }
@@ -169,7 +172,8 @@ mod tests {
     }
 
     /// Tasks spawned through the placement run on their lane's thread, and dropping the lanes
-    /// joins those threads.
+    /// returns (it stops and joins their threads; the test would hang otherwise). Without lanes,
+    /// the placement names no runtime.
     #[test]
     fn stages_run_on_their_lanes_threads() {
         let lanes = Lanes::start(3).expect("lanes");
