@@ -1,19 +1,60 @@
-//! A user's own strategy, plugged in through the `Strategy` trait without touching ractor.
+//! A user's own strategy, registered by name with typed parameters and run as any built-in is:
+//! the same configuration file, the same outputs (`summary.json`, `report.html`, ...).
 //!
-//! Buys a symbol after it falls three closes in a row, holds it five bars, then sells.
+//! Buys a symbol after it falls `down_days` closes in a row, holds it `hold` bars, then sells.
 //! Run: `cargo run --example mean_reversion -- [DATA_DIR]` (default: a fresh synthetic market).
+//! The same registry in a binary's `main` gives every `kairos` command (sweep, audit, paper, ...)
+//! this strategy: `kairos::cli::main_with(strategies())`, as `kairos new DIR` scaffolds.
 
+use kairos::config::Config;
 use kairos::data::synth::{self, SynthSpec};
-use kairos::strategy::{Strategy, StrategyContext};
-use kairos::supervisor::{run_blocking, RunSetup};
+use kairos::data::MarketData;
+use kairos::strategy::{Built, Strategies, Strategy, StrategyContext, StrategyError};
 use kairos::types::{Bar, Decimal, OrderRequest, Side};
-use std::collections::HashMap;
-use std::sync::Arc;
+use serde::Deserialize;
 
-#[derive(Default)]
+/// `[strategy.params]` of `three_down_days`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Params {
+    /// Falling closes in a row before a buy.
+    down_days: u32,
+    /// Bars a position is held.
+    hold: u64,
+    /// Fraction of equity per position.
+    weight: Decimal,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            down_days: 3,
+            hold: 5,
+            weight: Decimal::new(5, 2),
+        }
+    }
+}
+
 struct ThreeDownDays {
-    last_close: HashMap<u32, (Decimal, u32)>,
-    held_since: HashMap<u32, u64>,
+    p: Params,
+    /// By instrument index: the last close and how many closes in a row fell to it.
+    last_close: Vec<Option<(Decimal, u32)>>,
+    /// By instrument index: the step a position was bought at.
+    held_since: Vec<Option<u64>>,
+}
+
+impl ThreeDownDays {
+    fn build(p: &Params, market: &MarketData) -> Built {
+        if p.down_days == 0 {
+            return Err(StrategyError::new("strategy.params.down_days: at least 1"));
+        }
+        let n = market.instruments.len();
+        Ok(Box::new(Self {
+            p: p.clone(),
+            last_close: vec![None; n],
+            held_since: vec![None; n],
+        }))
+    }
 }
 
 impl Strategy for ThreeDownDays {
@@ -23,26 +64,26 @@ impl Strategy for ThreeDownDays {
 
     fn on_bars(&mut self, bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
         let mut orders = Vec::new();
-        let budget = ctx.equity() / Decimal::from(20);
+        let budget = ctx.equity() * self.p.weight;
         for bar in bars {
-            let id = bar.instrument_id;
-            if !ctx.instruments()[id.index()].tradable {
+            let (id, i) = (bar.instrument_id, bar.instrument_id.index());
+            if !ctx.instruments()[i].tradable {
                 continue;
             }
-            let (prev, downs) = self.last_close.get(&id.0).copied().unwrap_or((bar.close, 0));
+            let (prev, downs) = self.last_close[i].unwrap_or((bar.close, 0));
             let downs = if bar.close < prev { downs + 1 } else { 0 };
-            self.last_close.insert(id.0, (bar.close, downs));
+            self.last_close[i] = Some((bar.close, downs));
             let qty = ctx.position(id).quantity;
-            match self.held_since.get(&id.0) {
-                Some(&since) if ctx.step() >= since + 5 && qty > Decimal::ZERO => {
+            match self.held_since[i] {
+                Some(since) if ctx.step() >= since + self.p.hold && qty > Decimal::ZERO => {
                     orders.push(OrderRequest::market(id, Side::Sell, qty));
-                    self.held_since.remove(&id.0);
+                    self.held_since[i] = None;
                 }
-                None if downs >= 3 && qty.is_zero() => {
+                None if downs >= self.p.down_days && qty.is_zero() => {
                     let shares = (budget / bar.close).floor();
                     if shares > Decimal::ZERO && ctx.cash() > budget {
                         orders.push(OrderRequest::market(id, Side::Buy, shares));
-                        self.held_since.insert(id.0, ctx.step());
+                        self.held_since[i] = Some(ctx.step());
                     }
                 }
                 _ => {}
@@ -50,6 +91,11 @@ impl Strategy for ThreeDownDays {
         }
         orders
     }
+}
+
+/// The built-ins and this example's strategy.
+fn strategies() -> Strategies {
+    Strategies::builtin().register("three_down_days", ThreeDownDays::build)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,26 +108,32 @@ fn main() -> anyhow::Result<()> {
             dir
         }
     };
-    let data = Arc::new(kairos::feeds::load(&data_dir, &Default::default())?);
-    let setup = RunSetup {
-        data,
-        strategy: Box::new(ThreeDownDays::default()),
-        features: Box::new(kairos::feature::NoFeatures),
-        model: None,
-        feed: kairos::supervisor::Feed::Replay,
-        venue: kairos::supervisor::Venue::Sim(kairos::broker::BrokerConfig {
-            commission_bps: Decimal::from(1),
-            slippage_bps: Decimal::from(2),
-            ..Default::default()
-        }),
-        initial_cash: Decimal::from(1_000_000),
-        window: 64,
-        out_dir: tmp.join("out"),
-        event_log: true,
-        progress: false,
-        status: None,
-    };
-    let out = run_blocking(setup, 2)?;
+    let text = format!(
+        r#"
+[data]
+path = "{data}"
+[broker]
+commission_bps = 1
+slippage_bps = 2
+[portfolio]
+initial_cash = 1000000
+[strategy]
+name = "three_down_days"
+params = {{ down_days = 3, hold = 5, weight = 0.05 }}
+[engine]
+progress = false
+[output]
+dir = "{out}"
+"#,
+        data = data_dir.display(),
+        out = tmp.join("out").display()
+    );
+    let cfg = Config::parse(&text, std::path::Path::new("mean_reversion.toml"))?;
+    let out = kairos::run::backtest(&cfg, &strategies())?;
     println!("{}", serde_json::to_string_pretty(&out.summary)?);
+    eprintln!(
+        "outputs (summary.json, report.html, ...) in {}",
+        cfg.output.dir.display()
+    );
     Ok(())
 }

@@ -7,15 +7,15 @@
 //! cut (the orders decided, their acceptance and their fills, `events.jsonl` lines of steps up to
 //! the cut) must be the same in both runs. The report names the first one that is not.
 //!
-//! It works on a user's own strategy as on the built-in ones ([`audit_with`] takes a strategy
-//! factory that is handed the market each run sees, as a user's constructor would be), and on
+//! It works on a user's own strategy as on the built-in ones (a user's registry, or
+//! [`audit_with`]'s [`PreparedStrategy`]: each is built for the market each run sees), and on
 //! model-driven strategies (the model scores the altered bars in the second run).
 
-use crate::backtest::{self, BacktestError};
 use crate::config::{Config, ConfigError};
 use crate::data::synth::Rng;
 use crate::data::MarketData;
-use crate::strategy::Strategy;
+use crate::run::{self, Prepared, RunError as BacktestError};
+use crate::strategy::{PreparedStrategy, Strategies};
 use crate::types::UnixNanos;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -110,49 +110,62 @@ pub fn cut_step(data: &MarketData, at: Option<&str>) -> Result<usize, ConfigErro
     Ok(k)
 }
 
-/// Builds a run's strategy from the market that run sees.
-pub type StrategyFactory<'a> = &'a dyn Fn(&Arc<MarketData>) -> Result<Box<dyn Strategy>, BacktestError>;
-
-/// Audits the configured (registry) strategy. See [`audit_with`].
+/// Audits the configured strategy of `strategies` (the built-ins, or a user's own registry).
+/// See [`audit_prepared`].
 ///
 /// # Errors
-/// As [`audit_with`].
-pub fn audit(cfg: &Config, data: Arc<MarketData>, cut: usize, seed: u64) -> Result<AuditReport, BacktestError> {
-    let (name, params) = (cfg.strategy.name.clone(), cfg.strategy.params.clone());
-    audit_with(cfg, data, cut, seed, &name, &|_| {
-        crate::strategies::build(&name, &params).map_err(BacktestError::from)
-    })
+/// As [`audit_prepared`], and a bad configuration or strategy parameters.
+pub fn audit(
+    cfg: &Config,
+    strategies: &Strategies,
+    data: Arc<MarketData>,
+    cut: usize,
+    seed: u64,
+) -> Result<AuditReport, BacktestError> {
+    audit_prepared(&run::prepare(cfg, strategies)?, data, cut, seed)
 }
 
-/// Audits the strategy `make` builds (called once per run with the market that run sees):
-/// outputs go to `output.dir/audit/{original,altered}`.
+/// Audits a strategy of the caller's own, built for each run's market by `strategy`.
 ///
 /// # Errors
-/// Strategy construction, model loading, engine or output errors.
+/// As [`audit_prepared`].
 pub fn audit_with(
     cfg: &Config,
     data: Arc<MarketData>,
     cut: usize,
     seed: u64,
-    name: &str,
-    make: StrategyFactory<'_>,
+    strategy: PreparedStrategy,
 ) -> Result<AuditReport, BacktestError> {
+    audit_prepared(&Prepared::with_strategy(cfg, strategy)?, data, cut, seed)
+}
+
+/// Audits a prepared run: its strategy is built once per run with the market that run sees;
+/// outputs go to `output.dir/audit/{original,altered}`.
+///
+/// # Errors
+/// Strategy construction, model loading, engine or output errors.
+pub fn audit_prepared(
+    prepared: &Prepared,
+    data: Arc<MarketData>,
+    cut: usize,
+    seed: u64,
+) -> Result<AuditReport, BacktestError> {
+    let cfg = &prepared.cfg;
     let (altered, bars_replaced) = alter_after(&data, cut, seed);
     let altered = Arc::new(altered);
     let root = cfg.output.dir.join("audit");
     let mut dirs = Vec::new();
     for (label, market) in [("original", data.clone()), ("altered", altered)] {
-        let mut c = cfg.clone();
-        c.output.dir = root.join(label);
-        c.output.event_log = true;
-        c.engine.progress = false;
-        std::fs::create_dir_all(&c.output.dir).map_err(|source| BacktestError::Write {
-            path: c.output.dir.clone(),
+        let mut p = prepared.clone();
+        p.cfg.output.dir = root.join(label);
+        p.cfg.output.event_log = true;
+        p.cfg.engine.progress = false;
+        std::fs::create_dir_all(&p.cfg.output.dir).map_err(|source| BacktestError::Write {
+            path: p.cfg.output.dir.clone(),
             source,
         })?;
-        let strategy = make(&market)?;
-        backtest::run_with(&c, market, strategy)?;
-        dirs.push(c.output.dir);
+        p.execute(market)?;
+        dirs.push(p.cfg.output.dir);
     }
     let read = |d: &PathBuf| -> Result<Vec<String>, BacktestError> {
         let p = d.join("events.jsonl");
@@ -178,7 +191,7 @@ pub fn audit_with(
         tz: data.instruments.first().map_or(chrono_tz::UTC, |i| i.time_zone),
     };
     Ok(AuditReport {
-        strategy: name.to_string(),
+        strategy: prepared.strategy.name().to_string(),
         cut_step: cut as u64,
         cut_date: fmt.format(data.timestamps[cut] as UnixNanos),
         seed,

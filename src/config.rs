@@ -1,6 +1,9 @@
 //! Typed, strict TOML configuration. Unknown keys are rejected by serde (`deny_unknown_fields`,
 //! the error names the key and its line); [`Config::validate`] then checks values and names the
-//! key of any bad one. Relative paths are relative to the working directory.
+//! key of any bad one. `[strategy]` is checked by the registry that runs it (its parameters
+//! parsed once by [`crate::strategy::Strategies::prepare`], from [`crate::run::prepare`], before
+//! any data is loaded), so a user's own strategies are named as the built-ins are. Relative
+//! paths are relative to the working directory.
 
 use crate::broker::BrokerConfig;
 use crate::feeds::{BadRowPolicy, LoadOptions};
@@ -258,7 +261,8 @@ pub struct PortfolioConfig {
     pub initial_cash: Decimal,
 }
 
-/// `[strategy]`: a built-in strategy by name and its parameters.
+/// `[strategy]`: a strategy of the run's registry (the built-ins, or a user's own) by name, and
+/// its parameters.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyConfig {
@@ -382,7 +386,9 @@ impl Config {
         if self.model.threads < 1 {
             return Err(ConfigError::Value("model.threads: must be at least 1".into()));
         }
-        crate::strategies::build(&self.strategy.name, &self.strategy.params)?;
+        if self.strategy.name.is_empty() {
+            return Err("strategy.name: name the strategy to run".into());
+        }
         if let Some(live) = &self.live {
             live.validate()?;
         }

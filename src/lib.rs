@@ -45,6 +45,14 @@
 //! sequential path, have lane 0 to themselves. Paper trading, and a backtest with a custom
 //! venue (which may block), run on a multi-threaded runtime instead.
 //!
+//! ## Runs and strategies
+//! [`strategy::Strategies`] is the registry of strategies a run may name: the built-ins
+//! ([`strategies`]) and a user's own, each with typed parameters. [`run`] assembles every run in
+//! one place (prepare: the configuration checked and the parameters parsed once; load; execute;
+//! finish: staging, `output.start`, summary, report); every entrance takes the registry (backtest,
+//! [`sweep`], [`audit`], [`research`], paper trading, the cluster worker). [`cli`] is the command
+//! line, for the `kairos` binary and a user's own (`cli::main_with`, scaffolded by `kairos new`).
+//!
 //! ## Determinism
 //! ractor orders messages only per sender, so each actor joins its inputs by replay step
 //! (see [`events`]): the broker matches bar `t` only after the strategy's orders of `t - 1`, the
@@ -80,13 +88,14 @@
 //!
 //! ## Errors
 //! Each layer has its own error type ([`config::ConfigError`], [`feeds::FeedError`],
-//! [`strategies::StrategyError`], [`model::ModelError`], [`research::ResearchError`],
-//! [`supervisor::EngineError`], [`backtest::BacktestError`]); only the binary uses `anyhow`.
+//! [`strategy::StrategyError`], [`model::ModelError`], [`research::ResearchError`],
+//! [`supervisor::EngineError`], [`run::RunError`]); only the command line ([`cli`]) uses `anyhow`.
 
 pub mod account;
 pub mod audit;
 pub mod backtest;
 pub mod broker;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod data;
@@ -103,6 +112,7 @@ pub mod output;
 pub mod portfolio;
 pub mod report;
 pub mod research;
+pub mod run;
 #[path = "../strategies/mod.rs"]
 pub mod strategies;
 pub mod strategy;

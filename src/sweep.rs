@@ -17,9 +17,10 @@
 //! cell order: the parameters, then the summary's figures; each cell's outputs are kept under
 //! `cells/NNNN/` on request.
 
-use crate::backtest::{self, BacktestError};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::data::MarketData;
+use crate::run::{self, Prepared, RunError as BacktestError};
+use crate::strategy::Strategies;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -162,29 +163,32 @@ pub struct SweepOptions {
 /// # Errors
 /// A cell's configuration or run fails (the sweep stops with that cell's error), or the file
 /// cannot be written.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     base: &toml::Table,
     path: &Path,
     grid: &Grid,
     overrides: &Overrides,
+    strategies: &Strategies,
     data: Arc<MarketData>,
     out: &Path,
     opts: &SweepOptions,
 ) -> Result<Vec<CellResult>, BacktestError> {
     let cells = grid.cells();
-    // Every cell's configuration is checked before anything runs.
-    let configs: Vec<Config> = cells
+    // Every cell's configuration and strategy parameters are checked before anything runs.
+    let configs: Vec<Prepared> = cells
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            cell_config(
+            let cfg = cell_config(
                 base,
                 grid,
                 c,
                 overrides,
                 out.join("cells").join(format!("{i:04}")),
                 path,
-            )
+            )?;
+            prepare_cell(&cfg, strategies, grid, c, path)
         })
         .collect::<Result<_, _>>()?;
     let next = AtomicUsize::new(0);
@@ -227,15 +231,43 @@ pub fn run(
     Ok(results)
 }
 
-/// Runs cell `i` (its configuration from [`cell_config`]) on the loaded market; its outputs are
-/// removed afterwards unless `keep`.
+/// A cell's configuration prepared with `strategies` (its strategy's parameters parsed), an
+/// error naming the cell and the file.
+///
+/// # Errors
+/// Bad strategy parameters in this cell.
+pub fn prepare_cell(
+    cfg: &Config,
+    strategies: &Strategies,
+    grid: &Grid,
+    cell: &[toml::Value],
+    path: &Path,
+) -> Result<Prepared, BacktestError> {
+    run::prepare(cfg, strategies).map_err(|e| {
+        BacktestError::Config(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("with grid cell {}: {e}", describe(grid, cell)),
+        })
+    })
+}
+
+/// Runs cell `i` (prepared from [`cell_config`] by [`prepare_cell`]) on the loaded market; its
+/// outputs are removed afterwards unless `keep`.
 ///
 /// # Errors
 /// The run's error, as a message naming the cell.
-pub fn run_cell(cfg: &Config, data: Arc<MarketData>, grid: &Grid, i: usize, keep: bool) -> Result<CellResult, String> {
+pub fn run_cell(
+    cell: &Prepared,
+    data: Arc<MarketData>,
+    grid: &Grid,
+    i: usize,
+    keep: bool,
+) -> Result<CellResult, String> {
+    let cfg = &cell.cfg;
     let cells = grid.cells();
     let values = cells.get(i).cloned().unwrap_or_default();
-    let r = backtest::run_on(cfg, data)
+    let r = cell
+        .execute(data)
         .map(|o| CellResult {
             index: i,
             values: values.clone(),

@@ -1,4 +1,4 @@
-//! Built-in strategies and their registry.
+//! Built-in strategies, registered by [`Strategies::builtin`].
 //!
 //! - [`sma_cross`]: SPEC.md S1, a 10/30 simple-moving-average cross, long only.
 //! - [`topk`]: SPEC.md S2, cross-sectional top-K momentum with a hysteresis band and
@@ -12,17 +12,41 @@ pub mod staged;
 pub mod stages;
 pub mod topk;
 
-use crate::strategy::Strategy;
+pub use crate::strategy::StrategyError;
+use crate::strategy::{Strategies, Strategy};
 
-/// Names accepted by [`BuiltIn::parse`].
+/// Names accepted by [`BuiltIn::parse`], each registered by [`Strategies::builtin`].
 pub const NAMES: [&str; 3] = ["sma_cross", "topk", "staged"];
 
-/// A bad strategy name or parameter, naming the key.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct StrategyError(pub String);
+impl Strategies {
+    /// The built-in strategies (`sma_cross`, `topk`, `staged`), each with its typed parameters
+    /// and its warnings; [`Strategies::register`] adds a user's own.
+    pub fn builtin() -> Self {
+        // Each checks its parameters by building itself once (no market needed).
+        Strategies::empty()
+            .register_checked(
+                "sma_cross",
+                |p: &sma_cross::Params, _| Ok(Box::new(sma_cross::SmaCross::new(p.clone())?)),
+                |p| sma_cross::SmaCross::new(p.clone()).map(drop),
+                |p, n, t| BuiltIn::SmaCross(p.clone()).warnings(n, t),
+            )
+            .register_checked(
+                "topk",
+                |p: &topk::Params, _| Ok(Box::new(topk::TopK::new(p.clone())?)),
+                |p| topk::TopK::new(p.clone()).map(drop),
+                |p, n, t| BuiltIn::TopK(p.clone()).warnings(n, t),
+            )
+            .register_checked(
+                "staged",
+                |p: &staged::Params, _| Ok(Box::new(staged::Staged::new(p.clone())?)),
+                |p| staged::Staged::new(p.clone()).map(drop),
+                |p, n, t| BuiltIn::Staged(p.clone()).warnings(n, t),
+            )
+    }
+}
 
-/// The registry: every built-in strategy with its typed parameters.
+/// Every built-in strategy with its typed parameters (what `kairos bench` needs to pick its
+/// minimal loop; runs go through [`Strategies`]).
 #[derive(Clone, Debug)]
 pub enum BuiltIn {
     SmaCross(sma_cross::Params),
@@ -98,7 +122,8 @@ impl BuiltIn {
     }
 }
 
-/// Builds a built-in strategy from its name and parameter table.
+/// Builds a built-in strategy from its name and parameter table (for a market-independent
+/// built-in; a run prepares its strategy through [`Strategies`]).
 ///
 /// # Errors
 /// An unknown name, or bad parameters (`strategy.params: ...`, naming the key).

@@ -267,9 +267,7 @@ impl Staged {
                 let c = self.tail(id.index(), self.p.lookback);
                 (c.len() == self.p.lookback + 1).then(|| c[c.len() - 1] / c[0] - 1.0)
             }
-            Signal::Model => ctx
-                .scores()
-                .and_then(|s| s.scores.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)),
+            Signal::Model => ctx.score(id),
             Signal::None => Some(0.0),
         }
     }

@@ -193,7 +193,7 @@ impl Strategy for TopK {
             self.ranked.clear();
             match (self.p.signal, ctx.scores()) {
                 (Signal::Model, Some(scores)) => {
-                    for &(id, score) in &scores.scores {
+                    for &(id, score) in scores.all() {
                         if self.tradable[id.index()] && ctx.in_universe(id) && bar_of(id).is_some() && score.is_finite()
                         {
                             self.ranked.push((score, id));

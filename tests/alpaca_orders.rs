@@ -121,10 +121,13 @@ async fn session(cfg: &Config, max_bars: u64, adopt: bool) -> Result<PaperOutput
         record_latency: false,
         adopt_venue_state: adopt,
     };
-    tokio::time::timeout(Duration::from_secs(60), paper::run(cfg, opts, shutdown))
-        .await
-        .expect("the session ended within 60 s")
-        .map_err(|e| e.to_string())
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        paper::run(cfg, &kairos::strategy::Strategies::builtin(), opts, shutdown),
+    )
+    .await
+    .expect("the session ended within 60 s")
+    .map_err(|e| e.to_string())
 }
 
 fn read(p: &Path) -> String {

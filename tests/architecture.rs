@@ -108,4 +108,41 @@ fn the_inference_runtime_depends_on_no_research_code() {
     );
     let lib = code(Path::new("src/lib.rs"));
     assert!(!lib.contains("pub mod bench"), "benchmark helpers are not library API");
+    // The command line is in the library, for a user's binary (`kairos::cli::main_with`); its
+    // commands, benchmark helpers among them, are private to it.
+    let cli = code(Path::new("src/cli/mod.rs"));
+    assert!(!cli.contains("pub mod"), "cli's command modules are not library API");
+}
+
+#[test]
+fn the_binary_only_dispatches_and_each_command_has_its_file() {
+    let main = code(Path::new("src/main.rs"));
+    assert!(
+        !main.contains("mod "),
+        "main.rs declares no modules: the commands are in kairos::cli"
+    );
+    assert!(
+        main.contains("kairos::cli::main_with("),
+        "main.rs hands over to the command line"
+    );
+    assert!(main.lines().count() < 15, "main.rs only dispatches");
+    let cli = code(Path::new("src/cli/mod.rs"));
+    let mut commands = 0;
+    for line in cli.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("mod ").and_then(|m| m.strip_suffix(';')) {
+            // The benchmarks' helpers: the minimal loops, the process's CPU and memory.
+            if ["baseline", "measure"].contains(&name) {
+                continue;
+            }
+            let file = Path::new("src/cli").join(format!("{name}.rs"));
+            assert!(file.exists(), "{} for `mod {name};`", file.display());
+            assert!(
+                code(&file).contains("pub fn run("),
+                "{} has no command body? (`pub fn run`)",
+                file.display()
+            );
+            commands += 1;
+        }
+    }
+    assert!(commands >= 15, "{commands} command files");
 }

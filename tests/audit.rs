@@ -4,10 +4,9 @@
 
 mod common;
 use kairos::audit;
-use kairos::backtest::BacktestError;
 use kairos::data::synth::{self, SynthSpec};
 use kairos::data::MarketData;
-use kairos::strategy::{Strategy, StrategyContext};
+use kairos::strategy::{PreparedStrategy, Strategy, StrategyContext};
 use kairos::types::{Bar, Decimal, OrderRequest, Side};
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +53,7 @@ fn built_in_strategies_decide_the_same_up_to_the_cut() {
     let cut = audit::cut_step(&data, None).expect("cut");
     for name in ["sma_cross", "topk"] {
         let cfg = config(name, &d, &dir.path().join(name), "");
-        let r = audit::audit(&cfg, data.clone(), cut, 7).expect("audit");
+        let r = audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data.clone(), cut, 7).expect("audit");
         assert!(r.unchanged, "{name}: {:?}", r.first_difference);
         assert!(
             r.decisions_compared > 10,
@@ -149,18 +148,22 @@ fn a_strategy_that_peeks_ahead_is_caught_and_an_honest_user_strategy_passes() {
     let data = market(&d);
     let cut = audit::cut_step(&data, None).expect("cut");
     let cfg = config("sma_cross", &d, &dir.path().join("peek"), "");
-    let peek = |m: &Arc<MarketData>| -> Result<Box<dyn Strategy>, BacktestError> {
-        Ok(Box::new(PeekAhead { data: m.clone() }))
-    };
-    let r = audit::audit_with(&cfg, data.clone(), cut, 7, "peek_ahead", &peek).expect("audit");
+    // The factory is handed the market each run sees; this one keeps all of it.
+    let peek = PreparedStrategy::from_fn("peek_ahead", |m: &MarketData| {
+        Ok(Box::new(PeekAhead {
+            data: Arc::new(m.clone()),
+        }))
+    });
+    let r = audit::audit_with(&cfg, data.clone(), cut, 7, peek).expect("audit");
+    assert_eq!(r.strategy, "peek_ahead");
     assert!(!r.unchanged, "the peek went unseen");
     let d0 = r.first_difference.expect("named");
     // Its decisions before the cut only peek at bars up to the cut: the first change is at it.
     assert_eq!(d0.step, r.cut_step, "{d0:?}");
     assert!(!d0.date.is_empty() && d0.original != d0.altered);
     let cfg = config("sma_cross", &d, &dir.path().join("honest"), "");
-    let honest = |_: &Arc<MarketData>| -> Result<Box<dyn Strategy>, BacktestError> { Ok(Box::<TwoUp>::default()) };
-    let r = audit::audit_with(&cfg, data, cut, 7, "two_up", &honest).expect("audit");
+    let honest = PreparedStrategy::from_fn("two_up", |_: &MarketData| Ok(Box::<TwoUp>::default()));
+    let r = audit::audit_with(&cfg, data, cut, 7, honest).expect("audit");
     assert!(r.unchanged, "{:?}", r.first_difference);
     assert!(r.decisions_compared > 10);
 }
@@ -232,7 +235,7 @@ fn a_model_driven_strategy_decides_the_same_up_to_the_cut() {
     let extra = format!("[model]\nartifact = \"{}\"", art.display());
     let cfg = config("topk", &d, &dir.path().join("out"), &extra);
     let cut = audit::cut_step(&data, None).expect("cut");
-    let r = audit::audit(&cfg, data, cut, 11).expect("audit");
+    let r = audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data, cut, 11).expect("audit");
     assert!(r.unchanged, "{:?}", r.first_difference);
     assert!(r.decisions_compared > 10, "{}", r.decisions_compared);
 }

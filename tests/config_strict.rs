@@ -14,9 +14,14 @@ name = "topk"
 
 fn err(extra_top: &str, section_edit: (&str, &str)) -> String {
     let text = format!("{extra_top}\n{}", BASE.replace(section_edit.0, section_edit.1));
-    Config::parse(&text, Path::new("x.toml"))
-        .expect_err("must be rejected")
-        .to_string()
+    // Rejected when the file is read, or (`[strategy]`) when the run is prepared, before any
+    // data is loaded.
+    match Config::parse(&text, Path::new("x.toml")) {
+        Err(e) => e.to_string(),
+        Ok(cfg) => kairos::run::prepare(&cfg, &kairos::strategy::Strategies::builtin())
+            .expect_err("must be rejected")
+            .to_string(),
+    }
 }
 
 #[test]
@@ -85,10 +90,25 @@ fn bad_values_are_rejected_by_key() {
 
 #[test]
 fn shipped_configs_are_valid() {
-    for f in ["config/sma_cross.toml", "config/topk.toml", "config/demo.toml"] {
-        let c = Config::from_file(Path::new(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    // Every configuration the repository ships, its strategy and parameters prepared as a run
+    // would prepare them (the paper and seed configurations too; train.toml is a training job).
+    let mut checked = 0;
+    for e in std::fs::read_dir("config").expect("config/") {
+        let f = e.expect("entry").path();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".toml") || name == "train.toml" || name.starts_with("research_") {
+            continue;
+        }
+        let c = Config::from_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(c.portfolio.initial_cash > rust_decimal::Decimal::ZERO);
+        kairos::run::prepare(&c, &kairos::strategy::Strategies::builtin())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        checked += 1;
     }
+    assert!(checked >= 9, "{checked} configurations");
     let s2 = Config::from_file(Path::new("config/topk.toml")).expect("topk");
     assert_eq!(s2.broker.commission_bps, rust_decimal::Decimal::from(5));
     assert_eq!(s2.broker.cash_check, kairos::broker::CashCheck::AllowNegative);

@@ -124,8 +124,8 @@ impl kairos::strategy::Strategy for Recorder {
         ctx: &kairos::strategy::StrategyContext<'_>,
     ) -> Vec<kairos::types::OrderRequest> {
         let frame = ctx.features().expect("features enabled");
-        assert_eq!(frame.names.len(), N_FEATURES);
-        self.0.lock().expect("lock").push(frame.values.clone());
+        assert_eq!(frame.names().len(), N_FEATURES);
+        self.0.lock().expect("lock").push(frame.values().to_vec());
         Vec::new()
     }
 }

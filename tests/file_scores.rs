@@ -50,8 +50,8 @@ impl Strategy for Recorder {
     }
     fn on_bars(&mut self, _bars: &[Bar], ctx: &StrategyContext<'_>) -> Vec<OrderRequest> {
         if let Some(s) = ctx.scores() {
-            if !s.scores.is_empty() {
-                let v = s.scores.iter().map(|(id, x)| (id.0, *x)).collect();
+            if !s.is_empty() {
+                let v = s.all().iter().map(|(id, x)| (id.0, *x)).collect();
                 self.0.lock().expect("lock").push((ctx.step(), v));
             }
         }
@@ -105,7 +105,7 @@ fn a_score_dated_d_reaches_the_strategy_at_ds_close_only() {
     let run = kairos::backtest::run(&cfg).expect("topk on file scores");
     assert!(run.summary.trades > 20, "{}", run.summary.trades);
     let cut = kairos::audit::cut_step(&data, None).expect("cut");
-    let r = kairos::audit::audit(&cfg, data, cut, 3).expect("audit");
+    let r = kairos::audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data, cut, 3).expect("audit");
     assert!(r.unchanged && r.decisions_compared > 10, "{:?}", r.first_difference);
 }
 

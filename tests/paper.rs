@@ -114,10 +114,13 @@ async fn session(cfg: &Config, max_bars: u64) -> PaperOutput {
         record_latency: false,
         adopt_venue_state: false,
     };
-    tokio::time::timeout(Duration::from_secs(60), paper::run(cfg, opts, shutdown))
-        .await
-        .expect("the session ended within 60 s")
-        .expect("session")
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        paper::run(cfg, &kairos::strategy::Strategies::builtin(), opts, shutdown),
+    )
+    .await
+    .expect("the session ended within 60 s")
+    .expect("session")
 }
 
 fn read(p: &Path) -> String {
@@ -372,7 +375,12 @@ async fn refused_authentication_ends_the_session_with_a_clear_error() {
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let err = tokio::time::timeout(
         Duration::from_secs(30),
-        paper::run(&cfg, PaperOptions::default(), shutdown),
+        paper::run(
+            &cfg,
+            &kairos::strategy::Strategies::builtin(),
+            PaperOptions::default(),
+            shutdown,
+        ),
     )
     .await
     .expect("ends within 30 s")
@@ -396,7 +404,15 @@ async fn shutdown_ends_the_session_cleanly_with_outputs() {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let run = tokio::spawn({
         let cfg = cfg.clone();
-        async move { paper::run(&cfg, PaperOptions::default(), shutdown).await }
+        async move {
+            paper::run(
+                &cfg,
+                &kairos::strategy::Strategies::builtin(),
+                PaperOptions::default(),
+                shutdown,
+            )
+            .await
+        }
     });
     // Stop once some live timestamps are journaled.
     assert!(

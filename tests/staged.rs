@@ -64,7 +64,8 @@ fn the_risk_engine_configs_trade_and_pass_the_audit() {
             "{name}: mean gross exposure {gross}"
         );
         let cut = kairos::audit::cut_step(&data, None).expect("cut");
-        let r = kairos::audit::audit(&cfg, data.clone(), cut, 5).expect("audit");
+        let r =
+            kairos::audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data.clone(), cut, 5).expect("audit");
         assert!(
             r.unchanged && r.decisions_compared > 10,
             "{name}: {:?}",
@@ -211,7 +212,7 @@ dir = "{{out}}"
     let notional: f64 = first_buy[3].parse::<f64>().expect("q") * first_buy[4].parse::<f64>().expect("p");
     assert!((notional / 1_000_000.0 - 0.2).abs() < 0.03, "{notional}");
     let cut = kairos::audit::cut_step(&data, None).expect("cut");
-    let r = kairos::audit::audit(&cfg, data.clone(), cut, 9).expect("audit");
+    let r = kairos::audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data.clone(), cut, 9).expect("audit");
     assert!(r.unchanged, "{:?}", r.first_difference);
     // Valued at the open the entry executes at: the first buy is 20 % of the cash at that open.
     let at_open = text.replace("rebalance_every = 1", "rebalance_every = 1\nvalue_at = \"open\"");
@@ -352,7 +353,7 @@ fn long_short_mode_follows_the_score_both_ways() {
     }
     assert!(longs > 10 && shorts > 10, "{longs} long and {shorts} short fills");
     let cut = kairos::audit::cut_step(&data, None).expect("cut");
-    let r = kairos::audit::audit(&cfg, data, cut, 4).expect("audit");
+    let r = kairos::audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data, cut, 4).expect("audit");
     assert!(r.unchanged, "{:?}", r.first_difference);
 }
 
@@ -394,7 +395,7 @@ fn every_reference_configuration_runs_on_the_synthetic_market_and_passes_the_aud
         let run = kairos::backtest::run_on(&cfg, data.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(run.summary.trades > 10, "{name}: {} fills", run.summary.trades);
         let cut = kairos::audit::cut_step(&data, None).expect("cut");
-        let r = kairos::audit::audit(&cfg, data, cut, 6).expect("audit");
+        let r = kairos::audit::audit(&cfg, &kairos::strategy::Strategies::builtin(), data, cut, 6).expect("audit");
         assert!(
             r.unchanged && r.decisions_compared > 5,
             "{name}: {:?}",

@@ -66,7 +66,17 @@ fn every_cell_equals_its_configuration_run_alone() {
         keep_outputs: true,
         progress: false,
     };
-    let results = kairos::sweep::run(&base, &cfg_path, &grid, &Overrides::default(), data, &out, &opts).expect("sweep");
+    let results = kairos::sweep::run(
+        &base,
+        &cfg_path,
+        &grid,
+        &Overrides::default(),
+        &kairos::strategy::Strategies::builtin(),
+        data,
+        &out,
+        &opts,
+    )
+    .expect("sweep");
     assert_eq!(results.len(), 8);
     let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("csv");
     let rows: Vec<&str> = csv.lines().collect();

@@ -9,10 +9,36 @@
 //! "<the cell's sweep.csv line>"}` (a year: `"dir": "<the year's directory>"`), or `{"task": K,
 //! "ok": false, "error": "..."}`. It exits when standard input closes.
 
-use crate::WorkerKind;
+use crate::strategy::Strategies;
 use anyhow::{Context, Result};
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What a worker serves.
+#[derive(clap::Subcommand)]
+pub enum WorkerKind {
+    /// Grid cells of a sweep: a task is a cell index; the answer its `sweep.csv` line.
+    Sweep {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        grid: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Scratch directory for the cells' outputs (removed after each cell).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Test years of a walk-forward: a task is a year; the answer the directory of its files.
+    #[cfg(feature = "torch")]
+    Walkforward {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
 
 fn say(v: &serde_json::Value) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -25,20 +51,20 @@ fn say(v: &serde_json::Value) -> Result<()> {
 ///
 /// # Errors
 /// A configuration or market that cannot be loaded (before `ready`), or a closed output.
-pub fn run(kind: WorkerKind) -> Result<()> {
+pub fn run(kind: WorkerKind, strategies: &Strategies) -> Result<()> {
     match kind {
         WorkerKind::Sweep {
             config,
             grid,
             data,
             out,
-        } => sweep(&config, &grid, data, &out),
+        } => sweep(&config, &grid, data, &out, strategies),
         #[cfg(feature = "torch")]
         WorkerKind::Walkforward { config, out } => walkforward(&config, &out),
     }
 }
 
-fn tasks(mut serve: impl FnMut(i64) -> Result<serde_json::Value, String>) -> Result<()> {
+fn tasks(mut serve: impl FnMut(i64) -> Result<serde_json::Value>) -> Result<()> {
     for line in std::io::stdin().lock().lines() {
         let line = line.context("standard input")?;
         if line.trim().is_empty() {
@@ -54,7 +80,7 @@ fn tasks(mut serve: impl FnMut(i64) -> Result<serde_json::Value, String>) -> Res
                     v["ok"] = true.into();
                     v
                 }
-                Err(e) => serde_json::json!({"task": task, "ok": false, "error": e}),
+                Err(e) => serde_json::json!({"task": task, "ok": false, "error": format!("{e:#}")}),
             },
             None => serde_json::json!({"ok": false, "error": format!("not a task: {line}")}),
         };
@@ -68,48 +94,50 @@ fn sweep(
     grid_path: &std::path::Path,
     data: Option<std::path::PathBuf>,
     out: &std::path::Path,
+    strategies: &Strategies,
 ) -> Result<()> {
-    let super::SweepInputs {
+    let super::sweep::SweepInputs {
         overrides,
         base_cfg,
         base,
         grid,
-    } = super::sweep_inputs(config, grid_path, data)?;
-    let market = Arc::new(kairos::backtest::load_data(&base_cfg)?);
+    } = super::sweep::sweep_inputs(config, grid_path, data)?;
+    super::prepare(&base_cfg, strategies, config)?;
+    let market = Arc::new(crate::run::load_market(&base_cfg.data)?);
     let cells = grid.cells();
     say(&serde_json::json!({
         "ready": true,
         "kind": "sweep",
         "cells": cells.len(),
-        "header": kairos::sweep::csv_header(&grid),
+        "header": crate::sweep::csv_header(&grid),
     }))?;
     tasks(|task| {
         let i = usize::try_from(task)
             .ok()
             .filter(|i| *i < cells.len())
-            .ok_or_else(|| format!("no cell {task} (the grid has {})", cells.len()))?;
+            .with_context(|| format!("no cell {task} (the grid has {})", cells.len()))?;
         let dir = out.join(format!("cell_{i:04}"));
-        let cfg =
-            kairos::sweep::cell_config(&base, &grid, &cells[i], &overrides, dir, config).map_err(|e| e.to_string())?;
-        let r = kairos::sweep::run_cell(&cfg, market.clone(), &grid, i, false)?;
-        Ok(serde_json::json!({"line": kairos::sweep::csv_row(&r)}))
+        let cfg = crate::sweep::cell_config(&base, &grid, &cells[i], &overrides, dir, config)?;
+        let cell = crate::sweep::prepare_cell(&cfg, strategies, &grid, &cells[i], config)?;
+        let r = crate::sweep::run_cell(&cell, market.clone(), &grid, i, false).map_err(anyhow::Error::msg)?;
+        Ok(serde_json::json!({"line": crate::sweep::csv_row(&r)}))
     })
 }
 
 #[cfg(feature = "torch")]
 fn walkforward(config: &std::path::Path, out: &std::path::Path) -> Result<()> {
-    use kairos::research::walkforward;
+    use crate::research::walkforward;
     let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
     let mut cfg: walkforward::WalkForwardConfig =
         toml::from_str(&text).with_context(|| config.display().to_string())?;
     cfg.output.dir = std::path::absolute(out)?;
     cfg.train.progress = false;
-    let data = Arc::new(kairos::backtest::load_market(&cfg.data)?);
+    let data = Arc::new(crate::run::load_market(&cfg.data)?);
     let years: Vec<i32> = (cfg.walkforward.first_test_year..=cfg.walkforward.last_test_year).collect();
     say(&serde_json::json!({"ready": true, "kind": "walkforward", "years": years}))?;
     tasks(|task| {
-        let year = i32::try_from(task).map_err(|e| e.to_string())?;
-        walkforward::run_year(&cfg, &data, year).map_err(|e| e.to_string())?;
+        let year = i32::try_from(task)?;
+        walkforward::run_year(&cfg, &data, year)?;
         Ok(serde_json::json!({"dir": walkforward::year_dir(&cfg, year)}))
     })
 }

@@ -88,7 +88,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// A validated, time-aligned market.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MarketData {
     pub instruments: Vec<Instrument>,
     pub series: Vec<Series>,

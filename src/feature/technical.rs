@@ -55,11 +55,11 @@ impl TechnicalFeatures {
 impl FeatureEngine for TechnicalFeatures {
     fn update(&mut self, market: &MarketEvent) -> Option<FeatureFrame> {
         let rows = self.push(&market.bars);
-        Some(FeatureFrame {
-            names: self.names.clone(),
-            instruments: market.bars.iter().map(|b| b.instrument_id).collect(),
-            values: rows.into_iter().map(|r| r.to_vec()).collect(),
-        })
+        Some(FeatureFrame::new(
+            self.names.clone(),
+            market.bars.iter().map(|b| b.instrument_id).collect(),
+            rows.into_iter().map(|r| r.to_vec()).collect(),
+        ))
     }
 }
 

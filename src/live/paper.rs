@@ -13,13 +13,14 @@ use super::client::{FeedTask, LiveError};
 use super::journal::{Journal, JournalError};
 use super::orders::AlpacaVenue;
 use super::{lock, Credentials, Execution, LiveCounters, VenueKind};
-use crate::backtest::BacktestError;
 use crate::broker::{BrokerSim, ExecutionVenue, VenueError};
 use crate::clock::{Clock, LiveClock};
 use crate::config::{Config, ConfigError};
 use crate::data::{MarketData, Series};
 use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
+use crate::run::RunError as BacktestError;
+use crate::strategy::Strategies;
 use crate::supervisor::{Feed, RunSetup, Venue};
 use crate::types::{
     Bar, ClientOrderId, Instrument, OrderCanceled, OrderEvent, OrderRequest, OrderSubmitted, UnixNanos,
@@ -414,12 +415,18 @@ fn status_hook(instruments: &[Instrument], fmt: TimeFormat) -> StatusHook {
 /// [`PaperError`]: configuration, journal, venue (refused authentication, REST refusals,
 /// giving up reconnecting) or engine errors. Outputs of the timestamps processed are written
 /// in every case the pipeline could end.
-pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<bool>) -> Result<PaperOutput, PaperError> {
+pub async fn run(
+    cfg: &Config,
+    strategies: &Strategies,
+    opts: PaperOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<PaperOutput, PaperError> {
     let live = cfg
         .live
         .clone()
         .ok_or(ConfigError::Value("live: a paper session needs a [live] table".into()))?;
-    cfg.validate()?;
+    // The strategy's parameters are parsed once, before the journal or the venue is touched.
+    let prepared = crate::run::prepare(cfg, strategies)?;
     let instruments = instruments(cfg)?;
     let credentials = match live.venue {
         VenueKind::Alpaca => Some(Credentials::alpaca_from_env().ok_or(LiveError::Auth {
@@ -441,13 +448,13 @@ pub async fn run(cfg: &Config, opts: PaperOptions, shutdown: watch::Receiver<boo
     let data = Arc::new(MarketData {
         instruments: instruments.clone(),
         series: vec![Series::default(); n],
-        timestamps: Vec::new(),
-        daily: false,
-        report: Default::default(),
-        universe: None,
-        tape: Default::default(),
+        ..MarketData::default()
     });
-    let (strategy, model, features) = crate::backtest::pipeline_parts(cfg, &data)?;
+    let crate::run::pipeline::Parts {
+        strategy,
+        model,
+        features,
+    } = crate::run::pipeline::parts(cfg, &data, &prepared.strategy)?;
     let latencies = opts.record_latency.then(|| Arc::new(Mutex::new(Vec::new())));
     let counters = Arc::new(Mutex::new(LiveCounters::default()));
     let inner: Box<dyn ExecutionVenue> = match live.execution {
@@ -606,7 +613,7 @@ async fn close_journal(journal: Arc<Mutex<Journal>>) {
 ///
 /// # Errors
 /// As [`run`], and when the runtime cannot be built.
-pub fn run_blocking(cfg: &Config, opts: PaperOptions) -> Result<PaperOutput, PaperError> {
+pub fn run_blocking(cfg: &Config, strategies: &Strategies, opts: PaperOptions) -> Result<PaperOutput, PaperError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.engine.worker_threads.max(1))
         .enable_all()
@@ -622,7 +629,7 @@ pub fn run_blocking(cfg: &Config, opts: PaperOptions) -> Result<PaperOutput, Pap
             tracing::info!("signal received: ending the session (outputs flushed, journal closed)");
             let _ = stop.send(true);
         });
-        run(cfg, opts, shutdown).await
+        run(cfg, strategies, opts, shutdown).await
     })
 }
 

@@ -144,9 +144,8 @@ impl NetRuntime {
                     .iter()
                     .map(|f| {
                         frame
-                            .names
-                            .iter()
-                            .position(|n| n == f)
+                            .key(f)
+                            .map(|k| k.0)
                             .ok_or_else(|| ModelError::MissingFeature(f.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -155,7 +154,7 @@ impl NetRuntime {
         };
         let w = self.thread.input.window;
         let mut inputs = Vec::new();
-        for (id, row) in frame.instruments.iter().zip(&frame.values) {
+        for (id, row) in frame.instruments().iter().zip(frame.values()) {
             let picked: Vec<Option<f64>> = cols.iter().map(|&c| row[c]).collect();
             let win = &mut self.windows[id.index()];
             match self.thread.input.scaler.scale_row(&picked) {
@@ -234,7 +233,7 @@ impl Actor for ModelActor {
                 ModelMsg::Features(mut ev) => {
                     let scores = state.runtime.score(&ev).await?;
                     tracing::debug!(step = ev.market.step, scored = scores.len(), "model scores");
-                    ev.scores = Some(Arc::new(Scores { scores }));
+                    ev.scores = Some(Arc::new(Scores::new(scores)));
                     state.strategy.send_message(StrategyMsg::Signals(ev))?;
                 }
             }

@@ -157,13 +157,15 @@ fn baseline_scores(oos: &Path, out: &Path) -> Result<(), ResearchError> {
 ///
 /// # Errors
 /// Any stage's error, naming the stage's file or key.
-pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
+pub fn run(cfg: &ResearchConfig, strategies: &crate::strategy::Strategies) -> Result<ResearchOutput, ResearchError> {
     let years = (cfg.walkforward.last_test_year - cfg.walkforward.first_test_year + 1).max(0) as u64;
     let out = &cfg.output.dir;
     crate::output::check_output_path(out, &cfg.data.path)
         .map_err(|e| ResearchError::Config(format!("output.dir: {e}")))?;
-    // Fail on a bad strategy before hours of training.
-    cfg.backtest(PathBuf::from("scores.csv"), out.clone())?;
+    // Fail on a bad strategy before hours of training: its parameters are parsed (and checked)
+    // once, here; both backtests run the prepared strategy.
+    let prepared = crate::run::prepare(&cfg.backtest(PathBuf::from("scores.csv"), out.clone())?, strategies)
+        .map_err(|e| ResearchError::Config(e.to_string()))?;
     let bars = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::MultiProgress::new()
     } else {
@@ -171,7 +173,7 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
     };
     let pb = bar(&bars, 1, "data");
     let t0 = std::time::Instant::now();
-    let data = Arc::new(crate::backtest::load_market(&cfg.data).map_err(|e| ResearchError::Data(e.to_string()))?);
+    let data = Arc::new(crate::run::load_market(&cfg.data).map_err(|e| ResearchError::Data(e.to_string()))?);
     let load_seconds = t0.elapsed().as_secs_f64();
     pb.inc(1);
     pb.finish_with_message(format!(
@@ -194,8 +196,12 @@ pub fn run(cfg: &ResearchConfig) -> Result<ResearchOutput, ResearchError> {
     let base_scores = wf_cfg.output.dir.join("baseline_predictions.csv");
     baseline_scores(&oos, &base_scores)?;
     let backtest = |scores: PathBuf, dir: PathBuf| -> Result<crate::account::Summary, ResearchError> {
-        let c = cfg.backtest(scores, dir)?;
-        let r = crate::backtest::run_loaded(&c, data.clone(), load_seconds)
+        let run = crate::run::Prepared {
+            cfg: cfg.backtest(scores, dir)?,
+            strategy: prepared.strategy.clone(),
+        };
+        let r = run
+            .run_loaded(data.clone(), load_seconds)
             .map_err(|e| ResearchError::Data(e.to_string()))?;
         Ok(r.summary)
     };

@@ -1,7 +1,7 @@
 //! The plug-in API: a small synchronous trait, and the read-only view a strategy decides on.
 
 use crate::account::Portfolio;
-use crate::events::{FeatureFrame, Scores};
+use crate::events::{FeatureFrame, FeatureKey, Scores};
 use crate::types::{Bar, Decimal, Fill, Instrument, InstrumentId, OrderRequest, Position, UnixNanos};
 
 /// A trading strategy. The host calls it in time order; it sees only data up to now and
@@ -101,5 +101,20 @@ impl<'a> StrategyContext<'a> {
     /// Model scores of this timestamp, when a model is configured.
     pub fn scores(&self) -> Option<&'a Scores> {
         self.scores
+    }
+    /// The model's score of `id` at this timestamp, in O(1); `None` without a model or when
+    /// `id` was not scored.
+    pub fn score(&self, id: InstrumentId) -> Option<f64> {
+        self.scores?.get(id)
+    }
+    /// The column of feature `name` in this run's frames (the same at every timestamp): look it
+    /// up once, in `on_start`, and read values with [`StrategyContext::feature`].
+    pub fn feature_key(&self, name: &str) -> Option<FeatureKey> {
+        self.features?.key(name)
+    }
+    /// Feature `key` of `id` at this timestamp, in O(1); `None` without features, without a bar
+    /// of `id`, or while the feature has no value yet.
+    pub fn feature(&self, id: InstrumentId, key: FeatureKey) -> Option<f64> {
+        self.features?.value(id, key)
     }
 }

@@ -1,4 +1,5 @@
-//! The strategy host actor and the plug-in API.
+//! The strategy host actor, the plug-in API and the registry of strategies a run may name
+//! ([`Strategies`]: the built-ins of `crate::strategies` and a user's own).
 //!
 //! The actor joins two inputs per step: the signal event from the model stage and the broker's
 //! intrabar report (fills at the open). Only when both are in does it mark the account and call
@@ -6,9 +7,11 @@
 
 mod api;
 mod host;
+mod registry;
 
 pub use api::{Strategy, StrategyContext};
 pub use host::StrategyHost;
+pub use registry::{Built, PreparedStrategy, Strategies, StrategyError};
 
 use crate::events::{OrderBatch, Phase, SignalEvent};
 use crate::messages::{BrokerMsg, StrategyMsg};
