@@ -5,30 +5,17 @@
 //! killed and `ray stop` run.
 #![cfg(feature = "torch")]
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod common;
 
-fn python() -> Option<PathBuf> {
-    if std::env::var("KAIROS_SKIP_RAY").is_ok_and(|v| v == "1") {
-        eprintln!("KAIROS_SKIP_RAY=1: the Ray cluster test is skipped");
-        return None;
-    }
-    let venv = std::env::var("KAIROS_RAY_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kairos/ray-venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "Ray is not installed in {}: run scripts/setup_ray.sh (or set KAIROS_SKIP_RAY=1)",
-        venv.display()
-    );
-    Some(py)
-}
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_sweep_and_a_walkforward_on_a_three_node_cluster_equal_the_local_runs() {
-    let Some(py) = python() else { return };
+    let Some(py) = common::ray_python("the Ray cluster test") else {
+        return;
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("tmp");
     let log = tmp.path().join("test_cluster.log");

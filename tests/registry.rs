@@ -186,23 +186,27 @@ fn a_sweep_over_a_registered_strategys_parameters_has_the_hand_computed_cells() 
         Path::new("grid.toml"),
     )
     .expect("grid");
-    let data = Arc::new(kairos::run::load_market(&common::config(CONFIG, &data, &out).data).expect("load"));
-    let opts = kairos::sweep::SweepOptions {
-        threads: 2,
-        keep_outputs: false,
-        progress: false,
+    let market = Arc::new(kairos::run::load_market(&common::config(CONFIG, &data, &out).data).expect("load"));
+    // The grid over `base` (written at `cfg_path`), run with the user's registry into `out`.
+    let sweep = |grid: &kairos::sweep::Grid, out: &Path| {
+        let opts = kairos::sweep::SweepOptions {
+            threads: 2,
+            keep_outputs: false,
+            progress: false,
+        };
+        let overrides = kairos::config::Overrides::default();
+        kairos::sweep::run(
+            &base,
+            &cfg_path,
+            grid,
+            &overrides,
+            &strategies(),
+            market.clone(),
+            out,
+            &opts,
+        )
     };
-    let cells = kairos::sweep::run(
-        &base,
-        &cfg_path,
-        &grid,
-        &kairos::config::Overrides::default(),
-        &strategies(),
-        data,
-        &out,
-        &opts,
-    )
-    .expect("sweep");
+    let cells = sweep(&grid, &out).expect("sweep");
     // Bought at 104; sold at the open after sell_at: 106 (sell_at 5) or 110 (sell_at 9).
     let expect = [dec!(10002), dec!(10006), dec!(10010), dec!(10030)];
     let got: Vec<Decimal> = cells.iter().map(|c| c.summary.final_equity_exact).collect();
@@ -213,18 +217,7 @@ fn a_sweep_over_a_registered_strategys_parameters_has_the_hand_computed_cells() 
     // A cell whose parameters the factory refuses fails the sweep with an error naming the cell.
     let grid = kairos::sweep::Grid::parse("[grid]\n\"strategy.params.sell_at\" = [9, 2]\n", Path::new("g.toml"))
         .expect("grid");
-    let data =
-        Arc::new(kairos::run::load_market(&common::config(CONFIG, &dir.path().join("data"), &out).data).expect("load"));
-    let refused = kairos::sweep::run(
-        &base,
-        &cfg_path,
-        &grid,
-        &kairos::config::Overrides::default(),
-        &strategies(),
-        data,
-        &dir.path().join("refused"),
-        &opts,
-    );
+    let refused = sweep(&grid, &dir.path().join("refused"));
     let e = refused.expect_err("sell_at 2 is before buy_at 3").to_string();
     assert!(e.contains("sell_at") && e.contains("cell"), "{e}");
 }

@@ -1,7 +1,10 @@
 //! The venues' official SDKs (alpaca-py, binance-sdk-spot; installed by
 //! `scripts/setup_sdk.sh`) as real clients of the loopback venues: an implementation that is
 //! not ours reads the REST history and the streams, and what it reads must be the market the
-//! venue serves. Set `KAIROS_SKIP_SDK=1` to skip these tests on a machine without the SDKs.
+//! venue serves. Set `KAIROS_SKIP_SDK=1` to skip these tests on a machine without the SDKs
+//! (refused under CI).
+
+mod common;
 
 use kairos::data::synth::{self, Frequency, SynthSpec};
 use kairos::data::MarketData;
@@ -15,8 +18,7 @@ use std::time::Duration;
 const HISTORY: usize = 30;
 
 fn python() -> Option<PathBuf> {
-    if std::env::var("KAIROS_SKIP_SDK").is_ok_and(|v| v == "1") {
-        eprintln!("KAIROS_SKIP_SDK=1: the SDK checks are skipped");
+    if common::skipped("KAIROS_SKIP_SDK", "the SDK checks") {
         return None;
     }
     let venv = std::env::var("KAIROS_SDK_VENV")

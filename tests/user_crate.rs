@@ -12,6 +12,8 @@
 //! and equals the local sweep byte for byte.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -79,24 +81,6 @@ fn tail(s: &str) -> &str {
         from += 1;
     }
     &s[from..]
-}
-
-/// The pinned Ray's Python (`scripts/setup_ray.sh`); `None` only with `KAIROS_SKIP_RAY=1`.
-fn ray_python() -> Option<PathBuf> {
-    if std::env::var("KAIROS_SKIP_RAY").is_ok_and(|v| v == "1") {
-        eprintln!("KAIROS_SKIP_RAY=1: the sweep on Ray is skipped");
-        return None;
-    }
-    let venv = std::env::var("KAIROS_RAY_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kairos/ray-venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "Ray is not installed in {}: run scripts/setup_ray.sh (or set KAIROS_SKIP_RAY=1)",
-        venv.display()
-    );
-    Some(py)
 }
 
 /// [`run`] for a command started in a process group of its own (a Ray driver and the Ray
@@ -278,7 +262,7 @@ fn a_scaffolded_crate_runs_its_own_strategy_with_every_command() {
     );
 
     // The same sweep on a local Ray cluster, through the user's binary.
-    if let Some(py) = ray_python() {
+    if let Some(py) = common::ray_python("the sweep on Ray") {
         let scratch = tmp.path().join("ray-tmp");
         std::fs::create_dir_all(&scratch).expect("scratch");
         let mut driver = Command::new(&py);

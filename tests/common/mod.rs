@@ -4,6 +4,39 @@
 use kairos::config::Config;
 use std::path::Path;
 
+/// Whether `var=1` asks to skip `what` (printed); refused under CI (`CI` set), where a skipped
+/// check would pass without running.
+pub fn skipped(var: &str, what: &str) -> bool {
+    if !std::env::var(var).is_ok_and(|v| v == "1") {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{var}=1 is refused under CI: {what} must run there"
+    );
+    eprintln!("{var}=1: {what} skipped");
+    true
+}
+
+/// The pinned Ray's Python (`scripts/setup_ray.sh`, or `KAIROS_RAY_VENV`); `None` only when
+/// `KAIROS_SKIP_RAY=1` skips `what` (refused under CI).
+pub fn ray_python(what: &str) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if skipped("KAIROS_SKIP_RAY", what) {
+        return None;
+    }
+    let venv = std::env::var("KAIROS_RAY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kairos/ray-venv"));
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "Ray is not installed in {}: run scripts/setup_ray.sh (or set KAIROS_SKIP_RAY=1)",
+        venv.display()
+    );
+    Some(py)
+}
+
 /// Writes `SYMBOL.csv` with the given `(date, open, high, low, close, volume)` rows.
 pub fn write_symbol(dir: &Path, symbol: &str, rows: &[(&str, f64, f64, f64, f64, u64)]) {
     let mut s = String::from("date,open,high,low,close,volume\n");
