@@ -6,17 +6,24 @@ use crate::strategy::Strategies;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
+/// What a sweep reads, for `kairos sweep` and `kairos worker sweep` alike.
+#[derive(clap::Args)]
+pub struct SweepFiles {
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The grid: a `[grid]` table of "dotted.key" = [values].
+    #[arg(long)]
+    pub grid: PathBuf,
+    /// Override `data.path`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
 /// `kairos sweep`'s arguments.
 #[derive(clap::Args)]
 pub struct SweepArgs {
-    #[arg(long)]
-    config: PathBuf,
-    /// The grid: a `[grid]` table of "dotted.key" = [values].
-    #[arg(long)]
-    grid: PathBuf,
-    /// Override `data.path`.
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    files: SweepFiles,
     /// Where `sweep.csv` (and kept outputs) go (default: `output.dir`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -35,12 +42,12 @@ pub fn run(a: SweepArgs, strategies: &Strategies) -> Result<()> {
         base_cfg,
         base,
         grid,
-    } = sweep_inputs(&a.config, &a.grid, a.data.clone())?;
+    } = sweep_inputs(&a.files)?;
     let out = a.out.unwrap_or_else(|| base_cfg.output.dir.clone());
     crate::output::check_output_path(&out, &base_cfg.data.path).map_err(|e| anyhow::anyhow!("--out: {e}"))?;
     // The base configuration's strategy is checked before the market loads; each cell's again
     // with its values (`crate::sweep::run`).
-    super::prepare(&base_cfg, strategies, &a.config)?;
+    super::prepare(&base_cfg, strategies, &a.files.config)?;
     let t0 = std::time::Instant::now();
     let data = std::sync::Arc::new(crate::run::load_market(&base_cfg.data)?);
     let load = t0.elapsed().as_secs_f64();
@@ -50,7 +57,7 @@ pub fn run(a: SweepArgs, strategies: &Strategies) -> Result<()> {
     let t1 = std::time::Instant::now();
     let results = crate::sweep::run(
         &base,
-        &a.config,
+        &a.files.config,
         &grid,
         &overrides,
         strategies,
@@ -90,13 +97,10 @@ pub struct SweepInputs {
 ///
 /// # Errors
 /// A file that cannot be read or parsed, or a configuration that does not validate.
-pub fn sweep_inputs(
-    config: &std::path::Path,
-    grid: &std::path::Path,
-    data: Option<std::path::PathBuf>,
-) -> Result<SweepInputs> {
+pub fn sweep_inputs(files: &SweepFiles) -> Result<SweepInputs> {
+    let SweepFiles { config, grid, data } = files;
     let overrides = Overrides {
-        data,
+        data: data.clone(),
         ..Overrides::default()
     };
     let base_cfg = Config::from_file_with(config, overrides.clone())?;

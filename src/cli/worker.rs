@@ -20,12 +20,8 @@ use std::sync::Arc;
 pub enum WorkerKind {
     /// Grid cells of a sweep: a task is a cell index; the answer its `sweep.csv` line.
     Sweep {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long)]
-        grid: PathBuf,
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        files: super::sweep::SweepFiles,
         /// Scratch directory for the cells' outputs (removed after each cell).
         #[arg(long)]
         out: PathBuf,
@@ -53,12 +49,7 @@ fn say(v: &serde_json::Value) -> Result<()> {
 /// A configuration or market that cannot be loaded (before `ready`), or a closed output.
 pub fn run(kind: WorkerKind, strategies: &Strategies) -> Result<()> {
     match kind {
-        WorkerKind::Sweep {
-            config,
-            grid,
-            data,
-            out,
-        } => sweep(&config, &grid, data, &out, strategies),
+        WorkerKind::Sweep { files, out } => sweep(&files, &out, strategies),
         #[cfg(feature = "torch")]
         WorkerKind::Walkforward { config, out } => walkforward(&config, &out),
     }
@@ -89,19 +80,14 @@ fn tasks(mut serve: impl FnMut(i64) -> Result<serde_json::Value>) -> Result<()> 
     Ok(())
 }
 
-fn sweep(
-    config: &std::path::Path,
-    grid_path: &std::path::Path,
-    data: Option<std::path::PathBuf>,
-    out: &std::path::Path,
-    strategies: &Strategies,
-) -> Result<()> {
+fn sweep(files: &super::sweep::SweepFiles, out: &std::path::Path, strategies: &Strategies) -> Result<()> {
+    let config = files.config.as_path();
     let super::sweep::SweepInputs {
         overrides,
         base_cfg,
         base,
         grid,
-    } = super::sweep::sweep_inputs(config, grid_path, data)?;
+    } = super::sweep::sweep_inputs(files)?;
     super::prepare(&base_cfg, strategies, config)?;
     let market = Arc::new(crate::run::load_market(&base_cfg.data)?);
     let cells = grid.cells();
