@@ -14,7 +14,7 @@
 use crate::config::{Config, ConfigError};
 use crate::data::synth::Rng;
 use crate::data::MarketData;
-use crate::run::{self, Prepared, RunError as BacktestError};
+use crate::run::{self, Prepared, RunError};
 use crate::strategy::{PreparedStrategy, Strategies};
 use crate::types::UnixNanos;
 use serde::Serialize;
@@ -121,7 +121,7 @@ pub fn audit(
     data: Arc<MarketData>,
     cut: usize,
     seed: u64,
-) -> Result<AuditReport, BacktestError> {
+) -> Result<AuditReport, RunError> {
     audit_prepared(&run::prepare(cfg, strategies)?, data, cut, seed)
 }
 
@@ -135,7 +135,7 @@ pub fn audit_with(
     cut: usize,
     seed: u64,
     strategy: PreparedStrategy,
-) -> Result<AuditReport, BacktestError> {
+) -> Result<AuditReport, RunError> {
     audit_prepared(&Prepared::with_strategy(cfg, strategy)?, data, cut, seed)
 }
 
@@ -149,7 +149,7 @@ pub fn audit_prepared(
     data: Arc<MarketData>,
     cut: usize,
     seed: u64,
-) -> Result<AuditReport, BacktestError> {
+) -> Result<AuditReport, RunError> {
     let cfg = &prepared.cfg;
     let (altered, bars_replaced) = alter_after(&data, cut, seed);
     let altered = Arc::new(altered);
@@ -160,16 +160,16 @@ pub fn audit_prepared(
         p.cfg.output.dir = root.join(label);
         p.cfg.output.event_log = true;
         p.cfg.engine.progress = false;
-        std::fs::create_dir_all(&p.cfg.output.dir).map_err(|source| BacktestError::Write {
+        std::fs::create_dir_all(&p.cfg.output.dir).map_err(|source| RunError::Write {
             path: p.cfg.output.dir.clone(),
             source,
         })?;
         p.execute(market)?;
         dirs.push(p.cfg.output.dir);
     }
-    let read = |d: &PathBuf| -> Result<Vec<String>, BacktestError> {
+    let read = |d: &PathBuf| -> Result<Vec<String>, RunError> {
         let p = d.join("events.jsonl");
-        let text = std::fs::read_to_string(&p).map_err(|source| BacktestError::Write { path: p, source })?;
+        let text = std::fs::read_to_string(&p).map_err(|source| RunError::Write { path: p, source })?;
         Ok(text
             .lines()
             .filter(|l| step_of(l).is_some_and(|s| s <= cut as u64))

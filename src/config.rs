@@ -39,12 +39,6 @@ impl From<String> for ConfigError {
     }
 }
 
-impl From<crate::strategies::StrategyError> for ConfigError {
-    fn from(e: crate::strategies::StrategyError) -> Self {
-        ConfigError::Value(e.0)
-    }
-}
-
 impl ConfigError {
     /// The same error, attributed to `path` when it names no file yet.
     pub fn in_file(self, path: &Path) -> Self {

@@ -19,7 +19,7 @@
 
 use crate::config::{Config, ConfigError, Overrides};
 use crate::data::MarketData;
-use crate::run::{self, Prepared, RunError as BacktestError};
+use crate::run::{self, Prepared, RunError};
 use crate::strategy::Strategies;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -173,7 +173,7 @@ pub fn run(
     data: Arc<MarketData>,
     out: &Path,
     opts: &SweepOptions,
-) -> Result<Vec<CellResult>, BacktestError> {
+) -> Result<Vec<CellResult>, RunError> {
     let cells = grid.cells();
     // Every cell's configuration and strategy parameters are checked before anything runs.
     let configs: Vec<Prepared> = cells
@@ -219,12 +219,12 @@ pub fn run(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("a cell did not run".into())))
         .collect::<Result<_, _>>()
-        .map_err(|m| BacktestError::Config(ConfigError::Value(m)))?;
-    write_csv(&out.join("sweep.csv"), grid, &results).map_err(|source| BacktestError::Write {
+        .map_err(|m| RunError::Config(ConfigError::Value(m)))?;
+    write_csv(&out.join("sweep.csv"), grid, &results).map_err(|source| RunError::Write {
         path: out.join("sweep.csv"),
         source,
     })?;
-    crate::report::write_sweep(out, "sharpe").map_err(|e| BacktestError::Write {
+    crate::report::write_sweep(out, "sharpe").map_err(|e| RunError::Write {
         path: e.path,
         source: std::io::Error::other(e.message),
     })?;
@@ -242,9 +242,9 @@ pub fn prepare_cell(
     grid: &Grid,
     cell: &[toml::Value],
     path: &Path,
-) -> Result<Prepared, BacktestError> {
+) -> Result<Prepared, RunError> {
     run::prepare(cfg, strategies).map_err(|e| {
-        BacktestError::Config(ConfigError::Invalid {
+        RunError::Config(ConfigError::Invalid {
             path: path.to_path_buf(),
             message: format!("with grid cell {}: {e}", describe(grid, cell)),
         })

@@ -22,27 +22,35 @@ impl Strategies {
     /// The built-in strategies (`sma_cross`, `topk`, `staged`), each with its typed parameters
     /// and its warnings; [`Strategies::register`] adds a user's own.
     pub fn builtin() -> Self {
-        // Each checks its parameters by building itself once (no market needed).
-        Strategies::empty()
-            .register_checked(
-                "sma_cross",
-                |p: &sma_cross::Params, _| Ok(Box::new(sma_cross::SmaCross::new(p.clone())?)),
-                |p| sma_cross::SmaCross::new(p.clone()).map(drop),
-                |p, n, t| BuiltIn::SmaCross(p.clone()).warnings(n, t),
-            )
-            .register_checked(
-                "topk",
-                |p: &topk::Params, _| Ok(Box::new(topk::TopK::new(p.clone())?)),
-                |p| topk::TopK::new(p.clone()).map(drop),
-                |p, n, t| BuiltIn::TopK(p.clone()).warnings(n, t),
-            )
-            .register_checked(
-                "staged",
-                |p: &staged::Params, _| Ok(Box::new(staged::Staged::new(p.clone())?)),
-                |p| staged::Staged::new(p.clone()).map(drop),
-                |p, n, t| BuiltIn::Staged(p.clone()).warnings(n, t),
-            )
+        let s = register(
+            Strategies::empty(),
+            "sma_cross",
+            sma_cross::SmaCross::new,
+            BuiltIn::SmaCross,
+        );
+        let s = register(s, "topk", topk::TopK::new, BuiltIn::TopK);
+        register(s, "staged", staged::Staged::new, BuiltIn::Staged)
     }
+}
+
+/// Registers a built-in: `new` builds it from its parameters (no market needed, so it also
+/// checks them when a run is prepared), `of` names its parameters for [`BuiltIn::warnings`].
+fn register<P, S>(
+    strategies: Strategies,
+    name: &str,
+    new: fn(P) -> Result<S, StrategyError>,
+    of: fn(P) -> BuiltIn,
+) -> Strategies
+where
+    P: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Strategy + 'static,
+{
+    strategies.register_checked(
+        name,
+        move |p: &P, _| Ok(Box::new(new(p.clone())?)),
+        move |p| new(p.clone()).map(drop),
+        move |p, tradable, timestamps| of(p.clone()).warnings(tradable, timestamps),
+    )
 }
 
 /// Every built-in strategy with its typed parameters (what `kairos bench` needs to pick its
@@ -60,10 +68,11 @@ impl BuiltIn {
     /// # Errors
     /// An unknown name, or bad parameters (`strategy.params: ...`, naming the key).
     pub fn parse(name: &str, params: &toml::Table) -> Result<Self, StrategyError> {
+        use crate::strategy::parse_params;
         match name {
-            "sma_cross" => Ok(BuiltIn::SmaCross(parse(params)?)),
-            "topk" => Ok(BuiltIn::TopK(parse(params)?)),
-            "staged" => Ok(BuiltIn::Staged(parse(params)?)),
+            "sma_cross" => Ok(BuiltIn::SmaCross(parse_params(params)?)),
+            "topk" => Ok(BuiltIn::TopK(parse_params(params)?)),
+            "staged" => Ok(BuiltIn::Staged(parse_params(params)?)),
             other => Err(StrategyError(format!(
                 "strategy.name: unknown strategy {other:?}, expected one of {NAMES:?}"
             ))),
@@ -108,33 +117,17 @@ impl BuiltIn {
         }
         out
     }
-
-    /// The strategy itself.
-    ///
-    /// # Errors
-    /// Parameters out of range, naming the key.
-    pub fn build(self) -> Result<Box<dyn Strategy>, StrategyError> {
-        Ok(match self {
-            BuiltIn::SmaCross(p) => Box::new(sma_cross::SmaCross::new(p)?),
-            BuiltIn::TopK(p) => Box::new(topk::TopK::new(p)?),
-            BuiltIn::Staged(p) => Box::new(staged::Staged::new(p)?),
-        })
-    }
 }
 
-/// Builds a built-in strategy from its name and parameter table (for a market-independent
-/// built-in; a run prepares its strategy through [`Strategies`]).
+/// Builds a built-in strategy from its name and parameter table, through
+/// [`Strategies::builtin`] (the built-ins need no market).
 ///
 /// # Errors
 /// An unknown name, or bad parameters (`strategy.params: ...`, naming the key).
 pub fn build(name: &str, params: &toml::Table) -> Result<Box<dyn Strategy>, StrategyError> {
-    BuiltIn::parse(name, params)?.build()
-}
-
-fn parse<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, StrategyError> {
-    toml::Value::Table(params.clone())
-        .try_into()
-        .map_err(|e| StrategyError(format!("strategy.params: {e}")))
+    Strategies::builtin()
+        .prepare(name, params)?
+        .build(&crate::data::MarketData::default())
 }
 
 /// The market order that moves a position by `delta`: a sell into `sells` when negative, a buy

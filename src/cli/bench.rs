@@ -66,9 +66,8 @@ pub fn run(a: BenchArgs, strategies: &Strategies) -> Result<()> {
         // directory): writing over the previous run's files would time the truncation of its
         // 30 MB of outputs, 2-70 ms on this project's machine, which no backtest pays. The
         // previous run's directory goes before the clock starts.
-        let _ = std::fs::remove_dir_all(&cfg.output.dir);
-        cfg.output.dir = tmp.join(format!("run-{rep}"));
-        prepared.cfg.output.dir = cfg.output.dir.clone();
+        let _ = std::fs::remove_dir_all(&prepared.cfg.output.dir);
+        prepared.cfg.output.dir = tmp.join(format!("run-{rep}"));
         let (t, c) = (Instant::now(), measure::process_cpu_seconds());
         let out = prepared.execute(data.clone())?;
         best_engine = best_engine.min(t.elapsed().as_secs_f64());

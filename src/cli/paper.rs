@@ -42,6 +42,7 @@ pub enum PaperCommand {
     },
 }
 
+/// Runs a paper session with `strategies` (its summary on standard error), or `paper export`.
 pub fn run(a: PaperArgs, strategies: &Strategies) -> Result<()> {
     if let Some(PaperCommand::Export { journal, out }) = a.command {
         if !journal.exists() {

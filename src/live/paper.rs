@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::data::{MarketData, Series};
 use crate::output::TimeFormat;
 use crate::portfolio::{RunOutput, StatusHook};
-use crate::run::RunError as BacktestError;
+use crate::run::RunError;
 use crate::strategy::Strategies;
 use crate::supervisor::{Feed, RunSetup, Venue};
 use crate::types::{
@@ -36,7 +36,7 @@ pub enum PaperError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Setup(#[from] BacktestError),
+    Setup(#[from] RunError),
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
@@ -529,7 +529,7 @@ pub async fn run(
     // The journal is closed (checkpointed, its WAL folded in) before the session returns:
     // the actors that held it are stopping; wait for the last of them (bounded).
     close_journal(journal).await;
-    let run = run.map_err(BacktestError::from)?;
+    let run = run.map_err(RunError::from)?;
     feed?;
     let counters = lock(&counters).clone();
     let warmup_end = counters.warmup_timestamps + counters.replayed_timestamps;

@@ -11,6 +11,7 @@ mod registry;
 
 pub use api::{Strategy, StrategyContext};
 pub use host::StrategyHost;
+pub(crate) use registry::parse_params;
 pub use registry::{Built, PreparedStrategy, Strategies, StrategyError};
 
 use crate::events::{OrderBatch, Phase, SignalEvent};

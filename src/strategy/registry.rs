@@ -208,7 +208,7 @@ impl PreparedStrategy {
 
 /// `params` as `P`: a key `P` does not read is an error naming it, whether or not `P` denies
 /// unknown fields itself (a misspelt key must never fall back to a default silently).
-fn parse_params<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, StrategyError> {
+pub(crate) fn parse_params<P: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<P, StrategyError> {
     let mut unknown = Vec::new();
     let value = toml::Value::Table(params.clone());
     let parsed: Result<P, _> = serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
